@@ -1,0 +1,140 @@
+"""Shared pytest configuration for tests/ and validation/.
+
+- float64 on, once, for the whole session (the notebook's precision);
+- markers registered strictly (``--strict-markers`` in pyproject.toml);
+- ``backend``: every check that runs inference is parametrized over ``cpu`` and ``gpu``; ``gpu``
+  skips with the reason when JAX sees no GPU;
+- ``seed``: derived from the test's node id (check, parameters, backend) by a stable hash, so a test
+  draws the same numbers alone, in the full run, and under any xdist worker;
+- ``record``: the figures a check measured (statistic, threshold, p-value, margin), kept with the
+  test report and written to ``--report-json`` at the end of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+
+MARKERS = {
+    "convergence": "R-hat, ESS, divergences, E-BFMI, tree depth through ArviZ",
+    "exact": "NUTS against a closed-form or quadrature posterior",
+    "map": "AutoDelta against closed-form and independent optima",
+    "r2": "the notebook's R^2 thresholds and their robustness over data seeds",
+    "coverage": "posterior-predictive interval coverage of fresh observations",
+    "sbc": "simulation-based calibration",
+    "rff": "random Fourier features against the exact RBF kernel",
+    "slow": "the heaviest checks (minutes each on 2 cores)",
+}
+
+# Replications per SBC test: CI default (sized for the 45-minute budget on 2 cores) and release size.
+SBC_REPLICATIONS_CI = 200
+SBC_REPLICATIONS_RELEASE = 1000
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("regmaster")
+    group.addoption(
+        "--sbc-replications",
+        type=int,
+        default=SBC_REPLICATIONS_CI,
+        help=f"replications per SBC test (CI {SBC_REPLICATIONS_CI}, "
+        f"release {SBC_REPLICATIONS_RELEASE})",
+    )
+    group.addoption(
+        "--report-json",
+        default=None,
+        help="write every check's outcome and recorded figures to this JSON file",
+    )
+
+
+def pytest_configure(config):
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _platform_devices(platform: str) -> list:
+    try:
+        return jax.devices(platform)
+    except RuntimeError:
+        return []
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def backend(request):
+    """The JAX platform a check runs on; the check body runs under ``jax.default_device``."""
+    devices = _platform_devices(request.param)
+    if not devices:
+        pytest.skip(f"JAX sees no {request.param} device (backends: {jax.devices()})")
+    with jax.default_device(devices[0]):
+        yield request.param
+
+
+def seed_from_name(name: str) -> int:
+    """A stable 31-bit seed from a name (SHA-256), independent of test order and worker."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+@pytest.fixture
+def seed(request) -> int:
+    """The test's seed, from its node id (``path::test[params-backend]``)."""
+    return seed_from_name(request.node.nodeid)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.generic, jax.Array)):
+        value = np.asarray(value).tolist()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def record(request, seed):
+    """``record(name=value, ...)`` keeps measured figures with this test's report."""
+    request.node.user_properties.append(("seed", seed))
+
+    def _record(**figures):
+        for name, value in figures.items():
+            request.node.user_properties.append((name, _jsonable(value)))
+
+    return _record
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        figures = dict(report.user_properties)
+        _RESULTS.append(
+            {
+                "test": report.nodeid,
+                "outcome": outcome,
+                "seconds": round(report.duration, 3),
+                "figures": figures,
+            }
+        )
+
+
+_RESULTS: list[dict] = []
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--report-json")
+    if not path or hasattr(session.config, "workerinput"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    results = sorted(_RESULTS, key=lambda r: r["test"])
+    Path(path).write_text(json.dumps({"results": results}, indent=1))

@@ -1,0 +1,36 @@
+"""regmaster: the Regression Masterclass's seven Bayesian regression models (Pattern 1) and the
+machinery that validates their inference."""
+
+from .data import Dataset as Dataset
+from .data import latent as latent
+from .data import make_sinc as make_sinc
+from .experiment import FitOutcome as FitOutcome
+from .experiment import fit_many as fit_many
+from .experiment import fit_one as fit_one
+from .inference import MapFit as MapFit
+from .inference import decaying_adam as decaying_adam
+from .inference import predict as predict
+from .inference import predictive_interval as predictive_interval
+from .inference import r2 as r2
+from .inference import run_map as run_map
+from .inference import run_nuts as run_nuts
+from .models import model_bnn as model_bnn
+from .models import model_deep_rff as model_deep_rff
+from .models import model_linear as model_linear
+from .models import model_mlp as model_mlp
+from .models import model_mlp_dropout as model_mlp_dropout
+from .models import model_rff_gp as model_rff_gp
+from .models import model_rff_gp_noncentred as model_rff_gp_noncentred
+from .models import model_rff_svr as model_rff_svr
+from .nn import MLP as MLP
+from .nn import DeepRFFRegressor as DeepRFFRegressor
+from .nn import LinearRegressor as LinearRegressor
+from .nn import MLPDropout as MLPDropout
+from .nn import RFFFeatureMap as RFFFeatureMap
+from .zoo import MODEL_NAMES as MODEL_NAMES
+from .zoo import REGISTRY as REGISTRY
+from .zoo import VARIANTS as VARIANTS
+from .zoo import ModelSpec as ModelSpec
+from .zoo import get_spec as get_spec
+
+__version__ = "0.1.0"

@@ -1,0 +1,139 @@
+"""Equinox modules: the deterministic architecture of the seven models.
+
+Each module holds placeholder weights; the model functions in :mod:`regmaster.models` replace them
+with sampled values through ``eqx.tree_at``. Every contraction is an einops ``einsum``.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from einops import einsum, reduce
+from jaxtyping import Array, Float
+
+from .checks import check_positive_float, check_positive_int, check_rate
+
+
+class LinearRegressor(eqx.Module):
+    """f(x) = Phi(x) w with polynomial features Phi(x) = [1, x, ..., x^degree]."""
+
+    weight: Float[Array, " feat"]
+    degree: int = eqx.field(static=True)
+
+    def __init__(self, degree: int):
+        self.degree = check_positive_int("degree", degree, minimum=0)
+        self.weight = jnp.zeros(self.degree + 1)
+
+    def features(self, x: Float[Array, " n"]) -> Float[Array, "n feat"]:
+        return jnp.stack([x**p for p in range(self.degree + 1)], axis=-1)
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return einsum(self.features(x), self.weight, "n feat, feat -> n")
+
+
+class MLP(eqx.Module):
+    """One tanh hidden layer: f(x) = tanh(x W1 + b1) W2 + b2."""
+
+    W1: Float[Array, "1 h"]
+    b1: Float[Array, " h"]
+    W2: Float[Array, "h 1"]
+    b2: Float[Array, ""]
+    hidden_dim: int = eqx.field(static=True)
+
+    def __init__(self, hidden_dim: int, *, key: jax.Array):
+        self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        k1, k2 = jr.split(key)
+        self.W1 = 0.1 * jr.normal(k1, (1, self.hidden_dim))
+        self.b1 = jnp.zeros(self.hidden_dim)
+        self.W2 = 0.1 * jr.normal(k2, (self.hidden_dim, 1))
+        self.b2 = jnp.array(0.0)
+
+    def hidden(self, x: Float[Array, " n"]) -> Float[Array, "n h"]:
+        return jnp.tanh(einsum(x, self.W1, "n, one h -> n h") + self.b1)
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return einsum(self.hidden(x), self.W2, "n h, h one -> n") + self.b2
+
+
+class MLPDropout(MLP):
+    """The MLP with inverted dropout on the hidden layer (Gal & Ghahramani 2016).
+
+    h~ = h * z / (1 - p) with z ~ Bernoulli(1 - p), so E[h~] = h.
+    """
+
+    dropout_rate: float = eqx.field(static=True)
+
+    def __init__(self, hidden_dim: int, dropout_rate: float, *, key: jax.Array):
+        super().__init__(hidden_dim, key=key)
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
+
+    def __call__(self, x: Float[Array, " n"], mask: Float[Array, "n h"]) -> Float[Array, " n"]:
+        h = self.hidden(x) * mask / (1.0 - self.dropout_rate)
+        return einsum(h, self.W2, "n h, h one -> n") + self.b2
+
+
+class RFFFeatureMap(eqx.Module):
+    """Random Fourier features for the RBF kernel (Rahimi & Recht 2007).
+
+    phi_j(x) = sqrt(2/D) cos(omega_j x + b_j), omega_j ~ N(0, l^-2), b_j ~ U(0, 2 pi), so that
+    E[phi(x) . phi(x')] = exp(-(x - x')^2 / (2 l^2)).
+    """
+
+    omega: Float[Array, " d"]
+    bias: Float[Array, " d"]
+    n_features: int = eqx.field(static=True)
+
+    def __init__(self, n_features: int, lengthscale: float, *, key: jax.Array):
+        self.n_features = check_positive_int("n_features", n_features)
+        lengthscale = check_positive_float("lengthscale", lengthscale)
+        k1, k2 = jr.split(key)
+        self.omega = jr.normal(k1, (self.n_features,)) / lengthscale
+        self.bias = jr.uniform(k2, (self.n_features,), minval=0.0, maxval=2.0 * jnp.pi)
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, "n d"]:
+        # Features of concrete inputs (the training x) are evaluated once while tracing and enter
+        # the compiled program as constants, instead of n * D cosines at every leapfrog step.
+        with jax.ensure_compile_time_eval():
+            projection = einsum(x, self.omega, "n, d -> n d")
+            return jnp.sqrt(2.0 / self.n_features) * jnp.cos(projection + self.bias)
+
+
+class DeepRFFRegressor(eqx.Module):
+    """Two RFF layers with a linear map between them (Cutajar et al. 2017).
+
+    h = Phi1(x) W1; Phi2 = mean_j rff2(h[:, j]) over the inner units; f = Phi2 w2. The notebook's
+    Python loop over inner units is a ``jax.vmap`` here (numerically the same, see the unit tests).
+    """
+
+    rff1: RFFFeatureMap
+    W1: Float[Array, "d1 inner"]
+    rff2: RFFFeatureMap
+    w2: Float[Array, " d2"]
+    inner_dim: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        n_features_1: int,
+        n_features_2: int,
+        inner_dim: int,
+        lengthscale_1: float = 1.0,
+        lengthscale_2: float = 1.0,
+        *,
+        key: jax.Array,
+    ):
+        k1, k2, k3 = jr.split(key, 3)
+        self.inner_dim = check_positive_int("inner_dim", inner_dim)
+        self.rff1 = RFFFeatureMap(n_features_1, lengthscale_1, key=k1)
+        self.W1 = 0.1 * jr.normal(k2, (self.rff1.n_features, self.inner_dim))
+        self.rff2 = RFFFeatureMap(n_features_2, lengthscale_2, key=k3)
+        self.w2 = jnp.zeros(self.rff2.n_features)
+
+    def inner(self, x: Float[Array, " n"]) -> Float[Array, "n inner"]:
+        return einsum(self.rff1(x), self.W1, "n d1, d1 inner -> n inner")
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        per_unit = jax.vmap(self.rff2, in_axes=1)(self.inner(x))  # (inner, n, d2)
+        Phi2 = reduce(per_unit, "inner n d2 -> n d2", "mean")
+        return einsum(Phi2, self.w2, "n d2, d2 -> n")
