@@ -1,0 +1,87 @@
+"""The one ArviZ adapter: every R-hat, ESS, MCSE and BFMI in regmaster goes through here.
+
+Array functions take draws shaped ``(chain, draw, *shape)`` and return one value per element of
+``shape``. R-hat is the rank-normalised split R-hat and ESS the bulk / tail ESS of Vehtari et al.
+(2021), "Rank-normalization, folding, and localization: an improved R-hat".
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+TAIL_PROB = (0.05, 0.95)  # pass explicitly: arviz-stats defaults differ from arviz 0.23
+
+
+def _per_element(fn, draws, **kwargs) -> np.ndarray:
+    draws = np.asarray(draws, dtype=float)
+    if draws.ndim < 2:
+        raise ValueError(f"draws must be shaped (chain, draw, ...), got shape {draws.shape}")
+    shape = draws.shape[2:]
+    flat = draws.reshape(draws.shape[0], draws.shape[1], -1)
+    dataset = az.convert_to_dataset({"q": flat})
+    return np.asarray(fn(dataset, **kwargs)["q"].values).reshape(shape)
+
+
+def rhat(draws) -> np.ndarray:
+    """Rank-normalised split R-hat per element."""
+    return _per_element(az.rhat, draws, method="rank")
+
+
+def ess_bulk(draws) -> np.ndarray:
+    """Bulk effective sample size per element (all chains together)."""
+    return _per_element(az.ess, draws, method="bulk")
+
+
+def ess_tail(draws) -> np.ndarray:
+    """Tail ESS per element: the smaller ESS of the 5% and 95% quantile indicators."""
+    return _per_element(az.ess, draws, method="tail", prob=TAIL_PROB)
+
+
+def mcse_mean(draws) -> np.ndarray:
+    """Monte Carlo standard error of the posterior mean per element."""
+    return _per_element(az.mcse, draws, method="mean")
+
+
+def mcse_sd(draws) -> np.ndarray:
+    """Monte Carlo standard error of the posterior standard deviation per element."""
+    return _per_element(az.mcse, draws, method="sd")
+
+
+def bfmi(energy) -> np.ndarray:
+    """Energy Bayesian fraction of missing information (E-BFMI), one value per chain."""
+    energy = np.asarray(energy, dtype=float)
+    if energy.ndim != 2:
+        raise ValueError(f"energy must be shaped (chain, draw), got shape {energy.shape}")
+    return np.asarray(az.bfmi(energy))
+
+
+def to_inference_data(mcmc) -> az.InferenceData:
+    """A NumPyro ``MCMC`` run as ArviZ ``InferenceData`` (posterior, sample_stats, observed)."""
+    return az.from_numpyro(mcmc)
+
+
+def convergence_summary(draws: dict[str, np.ndarray]) -> dict[str, float]:
+    """Worst-case figures over every element of every quantity in ``draws``.
+
+    ``draws`` maps a name to an array shaped ``(chain, draw, ...)``. Returns the maximum R-hat and
+    the minimum bulk and tail ESS, each also per chain.
+    """
+    max_rhat, min_bulk, min_tail = 0.0, np.inf, np.inf
+    for values in draws.values():
+        max_rhat = max(max_rhat, float(np.max(rhat(values))))
+        min_bulk = min(min_bulk, float(np.min(ess_bulk(values))))
+        min_tail = min(min_tail, float(np.min(ess_tail(values))))
+    chains = next(iter(draws.values())).shape[0]
+    return {
+        "max_rhat": max_rhat,
+        "min_ess_bulk": min_bulk,
+        "min_ess_tail": min_tail,
+        "min_ess_bulk_per_chain": min_bulk / chains,
+        "min_ess_tail_per_chain": min_tail / chains,
+    }
