@@ -34,7 +34,8 @@ MARKERS = {
     "slow": "the heaviest checks (minutes each on 2 cores)",
 }
 
-# Replications per SBC test: CI default (sized for the 45-minute budget on 2 cores) and release size.
+# Replications per SBC test: the CI default (sized for the 45-minute CI budget on 2 cores) and the
+# release size.
 SBC_REPLICATIONS_CI = 200
 SBC_REPLICATIONS_RELEASE = 1000
 

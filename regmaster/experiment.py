@@ -105,9 +105,9 @@ def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
     )
 
 
-def _fit_in_worker(name: str, seed: int, cache_dir: str | None) -> FitOutcome:
+def _fit_in_worker(name: str, seed: int, cache_dir: str | None, data_kwargs: dict) -> FitOutcome:
     configure(cache_dir=cache_dir)
-    return fit_one(name, make_sinc(seed))
+    return fit_one(name, make_sinc(seed, **data_kwargs))
 
 
 # Measured cost order on a 2-core CPU: the slowest first keeps the workers evenly loaded.
@@ -121,31 +121,34 @@ def fit_many(
     jobs: int = 1,
     cache_dir: str | os.PathLike | None = None,
     on_done: Callable[[FitOutcome], None] | None = None,
+    **data_kwargs,
 ) -> list[FitOutcome]:
-    """Fit several models, in ``jobs`` worker processes when ``jobs > 1``; results in ``names`` order.
+    """Fit several models, in ``jobs`` processes when ``jobs > 1``; results in ``names`` order.
 
     Each model uses only its own keys, so the numbers do not depend on ``jobs`` or on the order.
+    ``data_kwargs`` (``n_train``, ``noise``, ...) go to :func:`make_sinc`.
     """
     for name in names:
         get_spec(name)
+    make_sinc(seed, **data_kwargs)  # bad data arguments fail here, before any worker starts
     cache = None if cache_dir is None else str(cache_dir)
     outcomes: dict[str, FitOutcome] = {}
-    for outcome in _run(names, seed, jobs, cache):
+    for outcome in _run(names, seed, jobs, cache, data_kwargs):
         outcomes[outcome.name] = outcome
         if on_done is not None:
             on_done(outcome)
     return [outcomes[name] for name in names]
 
 
-def _run(names, seed, jobs, cache) -> Iterator[FitOutcome]:
+def _run(names, seed, jobs, cache, data_kwargs) -> Iterator[FitOutcome]:
     ordered = sorted(names, key=lambda n: _COST_ORDER.index(n) if n in _COST_ORDER else 0)
     if jobs <= 1 or len(names) == 1:
         configure(cache_dir=cache)
-        data = make_sinc(seed)
+        data = make_sinc(seed, **data_kwargs)
         for name in ordered:
             yield fit_one(name, data)
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_fit_in_worker, name, seed, cache) for name in ordered]
+        futures = [pool.submit(_fit_in_worker, name, seed, cache, data_kwargs) for name in ordered]
         for future in as_completed(futures):
             yield future.result()

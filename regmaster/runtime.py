@@ -11,7 +11,7 @@ CACHE_ENV = "REGMASTER_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:
-    """``$REGMASTER_CACHE_DIR``, else ``$XDG_CACHE_HOME/regmaster/xla`` (``~/.cache`` by default)."""
+    """``$REGMASTER_CACHE_DIR``, else ``$XDG_CACHE_HOME/regmaster/xla`` (XDG default ~/.cache)."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

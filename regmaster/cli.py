@@ -1,0 +1,169 @@
+"""The ``regmaster`` command: ``fit`` reproduces the notebook's experiment, ``sbc`` calibrates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .zoo import MODEL_NAMES, VARIANTS, get_spec
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _model_names(values: list[str]) -> list[str]:
+    names: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name == "all":
+                names.extend(MODEL_NAMES)
+            elif name:
+                get_spec(name)  # raises ValueError naming the unknown model
+                names.append(name)
+    if not names:
+        raise ValueError("--model needs at least one model name or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def _write_json(path: str, payload: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _cmd_fit(args) -> int:
+    from .data import make_sinc
+    from .experiment import fit_many
+    from .runtime import default_cache_dir
+
+    names = _model_names(args.model)
+    data = make_sinc(args.seed, n_train=args.n_train, noise=args.noise)
+    jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    done = []
+
+    def progress(outcome):
+        done.append(outcome.name)
+        if not args.quiet:
+            print(
+                f"[{len(done)}/{len(names)}] {outcome.name} done in {outcome.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    if not args.quiet:
+        print(
+            f"fitting {len(names)} model(s) with {jobs} worker(s), data seed {args.seed}",
+            file=sys.stderr,
+            flush=True,
+        )
+    start = time.perf_counter()
+    outcomes = fit_many(
+        names,
+        seed=args.seed,
+        jobs=jobs,
+        cache_dir=cache,
+        on_done=progress,
+        n_train=args.n_train,
+        noise=args.noise,
+    )
+    total = time.perf_counter() - start
+    print(f"{'model':<12} {'inference':<10} {'R²':>8} {'threshold':>11} {'pass':>5} {'seconds':>8}")
+    for o in outcomes:
+        threshold = f"{o.direction} {o.threshold}"
+        verdict = "yes" if o.passed else "NO"
+        print(
+            f"{o.name:<12} {o.inference:<10} {o.r2:>8.4f} {threshold:>11} {verdict:>5} "
+            f"{o.seconds:>8.1f}"
+        )
+    print(f"total {total:.1f} s")
+    if args.json:
+        _write_json(
+            args.json,
+            {"models": [o.as_row() for o in outcomes], "seed": args.seed, "seconds": total},
+        )
+    if args.out:
+        from .plots import save_fit_figures
+
+        for path in save_fit_figures(outcomes, data, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="regmaster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit models with the notebook's settings and score them",
+        description="Fit the notebook's models with its settings, keys and data, print the "
+        "table (model, inference, R², threshold, pass, seconds). Exits 1 if a "
+        "model misses its notebook threshold.",
+    )
+    fit.add_argument(
+        "--model",
+        nargs="+",
+        default=["all"],
+        metavar="NAME",
+        help=f"'all' or one or more of: {', '.join([*MODEL_NAMES, *VARIANTS])} "
+        "(space or comma separated; default all)",
+    )
+    fit.add_argument(
+        "--seed",
+        type=int,
+        default=666,
+        help="data and key seed; 666 is the notebook's (default 666)",
+    )
+    fit.add_argument("--n-train", type=int, default=100, help="training points (default 100)")
+    fit.add_argument("--noise", type=float, default=0.05, help="noise sd (default 0.05)")
+    fit.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: one per model up to the CPU count); "
+        "results do not depend on it",
+    )
+    fit.add_argument("--json", metavar="PATH", help="write the table as JSON to PATH")
+    fit.add_argument(
+        "--out",
+        metavar="DIR",
+        help="save one fit plot per model and the 1x3 comparison panel as PNG in DIR",
+    )
+    fit.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="persistent XLA compilation cache (default $REGMASTER_CACHE_DIR "
+        "or ~/.cache/regmaster/xla)",
+    )
+    fit.add_argument("--no-cache", action="store_true", help="compile from scratch")
+    fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    fit.set_defaults(func=_cmd_fit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as error:
+        print(f"regmaster: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("regmaster: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The notebook's figures: one fit plot per model and the 1x3 comparison panel (PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .data import Dataset  # noqa: E402
+from .experiment import FitOutcome  # noqa: E402
+
+PANEL_MODELS = ("mlp_map", "bnn", "rff_gp")
+
+
+def plot_fit(ax, data: Dataset, outcome: FitOutcome, title: str | None = None) -> None:
+    """Truth, posterior-predictive mean, 95% band and training points on one axis."""
+    ax.plot(data.x_test, data.y_test, "k--", lw=1.5, label="True $f(x) = \\sin(x)/x$", zorder=4)
+    ax.plot(data.x_test, outcome.mean, "C0-", lw=2, label="Posterior mean", zorder=3)
+    ax.fill_between(
+        data.x_test, outcome.lower, outcome.upper, color="C0", alpha=0.2, label="95% interval"
+    )
+    ax.scatter(
+        data.x_train,
+        data.y_train,
+        s=20,
+        c="C1",
+        edgecolors="k",
+        linewidths=0.5,
+        label="Training data",
+        zorder=5,
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title or f"{outcome.title}, R²={outcome.r2:.3f}")
+    ax.legend(loc="lower center", fontsize=8, ncol=2)
+
+
+def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> list[Path]:
+    """Write ``fit_<name>.png`` for each outcome and ``comparison.png``; return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for outcome in outcomes:
+        fig, ax = plt.subplots(figsize=(12, 5))
+        plot_fit(ax, data, outcome)
+        path = out_dir / f"fit_{outcome.name}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    by_name = {o.name: o for o in outcomes}
+    panel = [by_name[n] for n in PANEL_MODELS if n in by_name] or list(outcomes)[:3]
+    fig, axes = plt.subplots(1, len(panel), figsize=(6 * len(panel), 5), sharey=True, squeeze=False)
+    for ax, outcome in zip(axes[0], panel, strict=True):
+        plot_fit(ax, data, outcome, title=f"{outcome.name}, R²={outcome.r2:.3f}")
+    fig.tight_layout()
+    path = out_dir / "comparison.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    paths.append(path)
+    return paths

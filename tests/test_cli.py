@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from regmaster.cli import main
+from regmaster.experiment import fit_many
+
+
+def test_help_explains_every_fit_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--seed", "--json", "--out", "--jobs", "--cache-dir", "--no-cache"):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "--model", "resnet"], "'resnet'"),
+        (["fit", "--noise", "-1"], "noise"),
+        (["fit", "--n-train", "0"], "n_train"),
+        (["fit", "--jobs", "0"], "--jobs"),
+        (["fit", "--seed", "abc"], "--seed"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_command_line_input_is_one_line_and_exit_2(capsys, argv, message):
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_console_command_has_no_traceback_on_bad_input():
+    result = subprocess.run(
+        [sys.executable, "-m", "regmaster", "fit", "--model", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "regmaster: error: model must be one of linear, mlp_map, mlp_dropout, bnn, rff_svr, "
+        "rff_gp, deep_rff, rff_gp_noncentred; got 'nope'"
+    ]
+
+
+def test_fit_writes_the_json_table(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    code = main(
+        [
+            "fit",
+            "--model",
+            "linear",
+            "--json",
+            str(path),
+            "--no-cache",
+            "--quiet",
+            "--out",
+            str(tmp_path / "figs"),
+        ]
+    )
+    assert code == 0
+    rows = json.loads(path.read_text())["models"]
+    assert [r["name"] for r in rows] == ["linear"]
+    assert set(rows[0]) >= {"name", "inference", "r2", "threshold", "passed", "seconds"}
+    assert rows[0]["passed"] is True and rows[0]["inference"] == "NUTS"
+    assert (tmp_path / "figs" / "fit_linear.png").stat().st_size > 0
+    assert (tmp_path / "figs" / "comparison.png").stat().st_size > 0
+    assert "linear" in capsys.readouterr().out
+
+
+def test_results_do_not_depend_on_worker_count():
+    one = fit_many(["linear", "mlp_dropout"], jobs=1)
+    two = fit_many(["linear", "mlp_dropout"], jobs=2)
+    assert [o.r2 for o in one] == [o.r2 for o in two]
