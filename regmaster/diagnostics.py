@@ -85,3 +85,12 @@ def convergence_summary(draws: dict[str, np.ndarray]) -> dict[str, float]:
         "min_ess_bulk_per_chain": min_bulk / chains,
         "min_ess_tail_per_chain": min_tail / chains,
     }
+
+
+def ecdf_confidence_band(num_samples: int, points, cdf_at_points, prob: float = 0.99):
+    """ArviZ's simultaneous ECDF band (optimised method) at ``points``."""
+    from arviz.stats.ecdf_utils import ecdf_confidence_band as _band
+
+    return _band(
+        num_samples, np.asarray(points), np.asarray(cdf_at_points), prob=prob, method="optimized"
+    )

@@ -1,0 +1,98 @@
+"""Uniformity tests for SBC ranks, and Holm's step-down correction. Plain functions on arrays.
+
+Ranks r are integers in {0, ..., L}; under exact inference each is uniform on that set
+(Talts et al. 2018). Jittered ranks u = (r + U) / (L + 1), U ~ U(0, 1), are then exactly U(0, 1),
+so continuous tests apply to them without a discreteness correction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+TESTS = ("chi2", "ks", "mean", "spread")
+
+
+def jitter(ranks: np.ndarray, num_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """u = (r + U) / (L + 1): exactly U(0, 1) when r is uniform on {0, ..., L}."""
+    return (np.asarray(ranks) + rng.uniform(size=np.shape(ranks))) / (num_draws + 1)
+
+
+def num_bins(num_replications: int, num_draws: int) -> int:
+    """Equal-probability bins for the chi-square test: a divisor of L + 1 with >= 5 expected each."""
+    divisors = [b for b in range(2, num_draws + 2) if (num_draws + 1) % b == 0]
+    fitting = [b for b in divisors if num_replications / b >= 5 and b <= 50]
+    return max(fitting) if fitting else min(divisors)
+
+
+def chi2_pvalue(ranks: np.ndarray, num_draws: int) -> np.ndarray:
+    """Pearson chi-square on equal-probability bins of the ranks, per column."""
+    ranks = np.atleast_2d(np.asarray(ranks).T).T
+    bins = num_bins(ranks.shape[0], num_draws)
+    width = (num_draws + 1) // bins
+    counts = np.stack([np.bincount(col // width, minlength=bins) for col in ranks.T.astype(int)])
+    return sps.chisquare(counts, axis=1).pvalue
+
+
+def ks_pvalue(u: np.ndarray) -> np.ndarray:
+    """Kolmogorov-Smirnov against U(0, 1) on jittered ranks, per column (exact p-values)."""
+    u = np.atleast_2d(np.asarray(u).T).T
+    return np.array([sps.kstest(col, "uniform").pvalue for col in u.T])
+
+
+def mean_pvalue(u: np.ndarray) -> np.ndarray:
+    """Two-sided z-test of E[u] = 1/2 (var 1/12): a biased posterior shifts the ranks."""
+    u = np.atleast_2d(np.asarray(u).T).T
+    z = (u.mean(axis=0) - 0.5) / np.sqrt(1.0 / (12.0 * u.shape[0]))
+    return 2.0 * sps.norm.sf(np.abs(z))
+
+
+def spread_pvalue(u: np.ndarray) -> np.ndarray:
+    """Two-sided z-test of E[(u - 1/2)^2] = 1/12 (var 1/180).
+
+    Too narrow a posterior puts ranks at both ends (larger spread), too wide a posterior in the
+    middle (smaller spread).
+    """
+    u = np.atleast_2d(np.asarray(u).T).T
+    z = (((u - 0.5) ** 2).mean(axis=0) - 1.0 / 12.0) / np.sqrt(1.0 / (180.0 * u.shape[0]))
+    return 2.0 * sps.norm.sf(np.abs(z))
+
+
+def uniformity_pvalues(
+    ranks: np.ndarray, num_draws: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """All four tests for each column of ``ranks`` (shape (replications, quantities))."""
+    u = jitter(ranks, num_draws, rng)
+    return {
+        "chi2": chi2_pvalue(ranks, num_draws),
+        "ks": ks_pvalue(u),
+        "mean": mean_pvalue(u),
+        "spread": spread_pvalue(u),
+    }
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values; rejecting adjusted p <= alpha keeps FWER <= alpha.
+
+    Valid under any dependence between the tests.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    flat = p.ravel()
+    order = np.argsort(flat)
+    m = flat.size
+    stepped = np.minimum(1.0, (m - np.arange(m)) * flat[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted.reshape(p.shape)
+
+
+def ecdf_band(num_replications: int, num_points: int = 100, prob: float = 0.99):
+    """Simultaneous ECDF band for U(0, 1) samples (Saeilynoja et al. 2022), through ArviZ.
+
+    Returns the evaluation points and the lower and upper band of the ECDF.
+    """
+    from .diagnostics import ecdf_confidence_band
+
+    points = np.linspace(0.0, 1.0, num_points + 1)[1:-1]
+    lower, upper = ecdf_confidence_band(num_replications, points, points, prob=prob)
+    return points, lower, upper
