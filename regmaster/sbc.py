@@ -235,7 +235,7 @@ def log_likelihood(model, params: Draws, x, y, **model_kwargs) -> jax.Array:
 
 
 def deterministic_site(model, params: Draws, x, site: str = "f", **model_kwargs) -> jax.Array:
-    """The value of a deterministic site (``f`` by default) at inputs ``x`` and a parameter point."""
+    """The value of a deterministic site (default ``f``) at inputs ``x`` and one parameter point."""
     tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), params)).get_trace(
         x, **model_kwargs
     )

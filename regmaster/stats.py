@@ -19,7 +19,7 @@ def jitter(ranks: np.ndarray, num_draws: int, rng: np.random.Generator) -> np.nd
 
 
 def num_bins(num_replications: int, num_draws: int) -> int:
-    """Equal-probability bins for the chi-square test: a divisor of L + 1 with >= 5 expected each."""
+    """Equal-probability chi-square bins: a divisor of L + 1, with >= 5 expected counts each."""
     divisors = [b for b in range(2, num_draws + 2) if (num_draws + 1) % b == 0]
     fitting = [b for b in divisors if num_replications / b >= 5 and b <= 50]
     return max(fitting) if fitting else min(divisors)
