@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+
+from regmaster.seeds import seed_from_name
 
 jax.config.update("jax_enable_x64", True)
 
@@ -34,9 +35,8 @@ MARKERS = {
     "slow": "the heaviest checks (minutes each on 2 cores)",
 }
 
-# Replications per SBC test: the CI default (sized for the 45-minute CI budget on 2 cores) and the
-# release size.
-SBC_REPLICATIONS_CI = 200
+# Replications per SBC test for a release; the CI default is each model's ``replications_ci`` in
+# regmaster.zoo.SBC_SETTINGS, sized for the 45-minute CI budget on 2 cores.
 SBC_REPLICATIONS_RELEASE = 1000
 
 
@@ -45,9 +45,9 @@ def pytest_addoption(parser):
     group.addoption(
         "--sbc-replications",
         type=int,
-        default=SBC_REPLICATIONS_CI,
-        help=f"replications per SBC test (CI {SBC_REPLICATIONS_CI}, "
-        f"release {SBC_REPLICATIONS_RELEASE})",
+        default=None,
+        help="replications per SBC test (default: each model's CI size in "
+        f"regmaster.zoo.SBC_SETTINGS; release: {SBC_REPLICATIONS_RELEASE})",
     )
     group.addoption(
         "--report-json",
@@ -76,11 +76,6 @@ def backend(request):
         pytest.skip(f"JAX sees no {request.param} device (backends: {jax.devices()})")
     with jax.default_device(devices[0]):
         yield request.param
-
-
-def seed_from_name(name: str) -> int:
-    """A stable 31-bit seed from a name (SHA-256), independent of test order and worker."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .zoo import MODEL_NAMES, VARIANTS, get_spec
+from .zoo import MODEL_NAMES, SBC_SETTINGS, VARIANTS, get_spec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +100,55 @@ def _cmd_fit(args) -> int:
     return 0 if all(o.passed for o in outcomes) else 1
 
 
+def _cmd_sbc(args) -> int:
+    from .runtime import configure, default_cache_dir
+    from .sbc import run_model_sbc
+
+    get_spec(args.model)
+    if args.model not in SBC_SETTINGS:
+        raise ValueError(
+            f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {args.model!r}"
+        )
+    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
+    if args.replications is not None and args.replications < 2:
+        raise ValueError(f"--replications must be >= 2, got {args.replications}")
+    if not args.quiet:
+        print(
+            f"SBC of {args.model}: fitting all replications in one batched NUTS program",
+            file=sys.stderr,
+            flush=True,
+        )
+    result = run_model_sbc(
+        args.model, num_replications=args.replications, seed=args.seed, alpha=args.alpha
+    )
+    print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
+    for row in result.rows():
+        print(
+            f"{row['name']:<16} {row['pvalue']:>9.3g} {row['p_chi2']:>8.3g} "
+            f"{row['p_ks']:>8.3g} {row['p_mean']:>8.3g} {row['p_spread']:>8.3g}"
+        )
+    verdict = "PASS" if result.passed else "FAIL"
+    print(
+        f"{verdict}: {result.model}, {result.replications} replications, family-wise alpha "
+        f"{result.alpha}, {result.seconds:.1f} s ({result.replications_per_second:.1f} "
+        f"replications/s)"
+    )
+    diag = result.fit_diagnostics
+    print(
+        f"fits: {diag['divergent_transitions']} divergent and "
+        f"{diag['saturated_transitions']} tree-depth-saturated transitions; "
+        f"median bulk ESS {diag['median_ess_bulk']:.0f}"
+    )
+    if args.json:
+        _write_json(args.json, result.to_json())
+    if args.out:
+        from .plots import save_sbc_figures
+
+        for path in save_sbc_figures(result, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="regmaster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -149,6 +198,41 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-cache", action="store_true", help="compile from scratch")
     fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     fit.set_defaults(func=_cmd_fit)
+
+    sbc = sub.add_parser(
+        "sbc",
+        help="simulation-based calibration of a NUTS model",
+        description="Simulation-based calibration (Talts et al. 2018): simulate from the prior, "
+        "fit every replication with NUTS in one batched program, rank the truth "
+        "among the posterior draws, test uniformity (chi-square, KS, mean, spread) "
+        "with Holm's correction. Exits 1 if calibration fails.",
+    )
+    sbc.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME",
+        help="one of: linear, bnn, rff_svr, rff_gp, rff_gp_noncentred, deep_rff",
+    )
+    sbc.add_argument(
+        "--replications",
+        type=int,
+        default=None,
+        metavar="N",
+        help="replications (default: the model's CI size; 1000 for a release)",
+    )
+    sbc.add_argument("--seed", type=int, default=0, help="simulation and fit seed (default 0)")
+    sbc.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="family-wise false-alarm rate of the verdict (default 0.01)",
+    )
+    sbc.add_argument("--json", metavar="PATH", help="write the verdict as JSON to PATH")
+    sbc.add_argument("--out", metavar="DIR", help="save rank histograms and ECDF plots in DIR")
+    sbc.add_argument("--cache-dir", metavar="DIR", help="persistent XLA compilation cache")
+    sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
+    sbc.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    sbc.set_defaults(func=_cmd_sbc)
     return parser
 
 

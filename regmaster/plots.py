@@ -62,3 +62,62 @@ def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> 
     plt.close(fig)
     paths.append(path)
     return paths
+
+
+def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
+    """Rank histograms and ECDF-difference curves with the simultaneous 99% band (PNG).
+
+    The band is ArviZ's simultaneous ECDF band (Saeilynoja et al. 2022) for the jittered ranks.
+    """
+    import numpy as np
+    from scipy import stats as sps
+
+    from .stats import ecdf_band
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = result.quantities
+    shown = list(range(len(names)))
+    if len(shown) > max_quantities:  # keep the invariant quantities at the end: f, loglik
+        shown = shown[: max_quantities - 4] + shown[-4:]
+    cols = min(4, len(shown))
+    rows = -(-len(shown) // cols)
+    n, draws = result.replications, result.num_draws
+    bins = min(20, draws + 1)
+    edges = np.linspace(0, draws + 1, bins + 1)
+    expected = n / bins
+    lo, hi = sps.binom.ppf([0.005, 0.995], n, 1 / bins)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, j in zip(axes.flat, shown, strict=False):
+        ax.axhspan(lo, hi, color="0.85", label="99% per bin")
+        ax.axhline(expected, color="0.4", lw=1)
+        ax.hist(result.ranks[:, j], bins=edges, color="C0", alpha=0.8)
+        ax.set_title(f"{names[j]}  p={result.adjusted[j]:.3g}", fontsize=9)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    fig.suptitle(f"SBC rank histograms: {result.model}, N={n}, L={draws}")
+    fig.tight_layout()
+    hist_path = out_dir / f"sbc_ranks_{result.model}.png"
+    fig.savefig(hist_path, dpi=90)
+    plt.close(fig)
+
+    points, lower, upper = ecdf_band(n)
+    rng = np.random.default_rng(0)
+    u = (result.ranks + rng.uniform(size=result.ranks.shape)) / (draws + 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, j in zip(axes.flat, shown, strict=False):
+        ecdf = np.searchsorted(np.sort(u[:, j]), points, side="right") / n
+        ax.fill_between(
+            points, lower - points, upper - points, color="0.85", label="simultaneous 99%"
+        )
+        ax.plot(points, ecdf - points, color="C0")
+        ax.axhline(0, color="0.4", lw=1)
+        ax.set_title(names[j], fontsize=9)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    fig.suptitle(f"SBC ECDF difference: {result.model}")
+    fig.tight_layout()
+    ecdf_path = out_dir / f"sbc_ecdf_{result.model}.png"
+    fig.savefig(ecdf_path, dpi=90)
+    plt.close(fig)
+    return [hist_path, ecdf_path]

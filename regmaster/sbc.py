@@ -106,6 +106,70 @@ def _latent_transforms(model, x, y, model_kwargs):
     }
 
 
+def chain_runner(
+    model,
+    x,
+    y_template,
+    *,
+    num_warmup: int,
+    num_samples: int,
+    target_accept_prob: float = 0.8,
+    max_tree_depth: int = 10,
+    **model_kwargs,
+):
+    """``one_chain(z0, y, key)``: warmup and sampling of one NUTS chain as a pure function.
+
+    It runs NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) in one ``lax.scan`` over
+    warmup and sampling, so it can be ``vmap``-ed over replications and chains and compiled once.
+    Returns it with the unconstrained parameter template and the per-site bijections to the
+    constrained space.
+    """
+    template, potential_fn_gen, _, _ = initialize_model(
+        jr.PRNGKey(0),
+        model,
+        model_args=(x, y_template),
+        model_kwargs=model_kwargs,
+        dynamic_args=True,
+    )
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+    transforms = _latent_transforms(model, x, y_template, model_kwargs)
+
+    def one_chain(z0, y, rng_key):
+        args = (x, y)
+        state = init_kernel(
+            z0,
+            num_warmup,
+            target_accept_prob=target_accept_prob,
+            max_tree_depth=max_tree_depth,
+            model_args=args,
+            model_kwargs=model_kwargs,
+            rng_key=rng_key,
+        )
+
+        def step(carry, _):
+            new = sample_kernel(carry, model_args=args, model_kwargs=model_kwargs)
+            return new, (new.z, new.diverging, new.num_steps, new.accept_prob, new.energy)
+
+        # One scan over warmup and sampling: the NUTS kernel is compiled once, not twice.
+        _, collected = jax.lax.scan(step, state, None, length=num_warmup + num_samples)
+        return jax.tree.map(lambda a: a[num_warmup:], collected)
+
+    return one_chain, template.z, transforms
+
+
+def uniform_initial_points(key: jax.Array, template: Draws, batch: int, radius: float = 2.0):
+    """``batch`` independent points uniform in [-radius, radius] per unconstrained coordinate."""
+    leaves, treedef = jax.tree.flatten(template)
+    keys = jr.split(key, len(leaves))
+    return jax.tree.unflatten(
+        treedef,
+        [
+            jr.uniform(k, (batch, *leaf.shape), minval=-radius, maxval=radius)
+            for k, leaf in zip(keys, leaves, strict=True)
+        ],
+    )
+
+
 def fit_batched(
     model,
     key: jax.Array,
@@ -139,54 +203,27 @@ def fit_batched(
     num_reps = y_batch.shape[0]
     batch = num_reps * num_chains
 
-    template, potential_fn_gen, _, _ = initialize_model(
-        jr.PRNGKey(0),
+    one_chain, template, transforms = chain_runner(
         model,
-        model_args=(x, y_batch[0]),
-        model_kwargs=model_kwargs,
-        dynamic_args=True,
+        x,
+        y_batch[0],
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        target_accept_prob=target_accept_prob,
+        max_tree_depth=max_tree_depth,
+        **model_kwargs,
     )
-    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
-    transforms = _latent_transforms(model, x, y_batch[0], model_kwargs)
 
     key_init, key_run = jr.split(key)
     if init_fn is None:
-        leaves, treedef = jax.tree.flatten(template.z)
-        init_keys = jr.split(key_init, len(leaves))
-        initial_z = jax.tree.unflatten(
-            treedef,
-            [
-                jr.uniform(k, (batch, *leaf.shape), minval=-init_radius, maxval=init_radius)
-                for k, leaf in zip(init_keys, leaves, strict=True)
-            ],
-        )
+        initial_z = uniform_initial_points(key_init, template, batch, init_radius)
     else:
         initial_z = init_fn(
-            key_init, jax.tree.map(lambda v: jnp.zeros((batch, *v.shape)), template.z)
+            key_init, jax.tree.map(lambda v: jnp.zeros((batch, *v.shape)), template)
         )
     _check_distinct(initial_z)
     run_keys = jr.split(key_run, batch)
     y_rows = jnp.repeat(y_batch, num_chains, axis=0)
-
-    def one_chain(z0, y, rng_key):
-        args = (x, y)
-        state = init_kernel(
-            z0,
-            num_warmup,
-            target_accept_prob=target_accept_prob,
-            max_tree_depth=max_tree_depth,
-            model_args=args,
-            model_kwargs=model_kwargs,
-            rng_key=rng_key,
-        )
-
-        def step(carry, _):
-            new = sample_kernel(carry, model_args=args, model_kwargs=model_kwargs)
-            return new, (new.z, new.diverging, new.num_steps, new.accept_prob, new.energy)
-
-        # One scan over warmup and sampling: the NUTS kernel is compiled once, not twice.
-        _, collected = jax.lax.scan(step, state, None, length=num_warmup + num_samples)
-        return jax.tree.map(lambda a: a[num_warmup:], collected)
 
     z, diverging, num_steps, accept, energy = jax.jit(jax.vmap(one_chain))(
         initial_z, y_rows, run_keys
@@ -423,3 +460,42 @@ def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> 
         summary["max_rhat"] = float(np.nanmax(rhat))
         summary["share_rhat_above_1_01"] = float(np.mean(rhat > 1.01))
     return summary
+
+
+def run_model_sbc(
+    name: str,
+    *,
+    num_replications: int | None = None,
+    seed: int = 0,
+    alpha: float = 0.01,
+    inference_model=None,
+) -> SBCResult:
+    """SBC of a registered NUTS model with its :data:`regmaster.zoo.SBC_SETTINGS`.
+
+    The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
+    """
+    from .data import make_sinc
+    from .zoo import SBC_SETTINGS, get_spec
+
+    spec = get_spec(name)
+    if name not in SBC_SETTINGS:
+        raise ValueError(
+            f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {name!r}"
+        )
+    settings = SBC_SETTINGS[name]
+    replications = settings.replications_ci if num_replications is None else num_replications
+    return run_sbc(
+        spec.model,
+        settings.design(),
+        num_replications=replications,
+        key=jr.PRNGKey(seed),
+        inference_model=inference_model,
+        parameters=settings.parameters,
+        probe_x=settings.probe_x,
+        num_warmup=settings.num_warmup,
+        num_samples=settings.num_samples,
+        num_chains=settings.num_chains,
+        alpha=alpha,
+        name=name,
+        **spec.kwargs(make_sinc().model_keys),
+    )

@@ -209,3 +209,43 @@ def get_spec(name: str) -> ModelSpec:
         return VARIANTS[name]
     known = ", ".join([*MODEL_NAMES, *VARIANTS])
     raise ValueError(f"model must be one of {known}; got {name!r}")
+
+
+@dataclass(frozen=True)
+class SBCSettings:
+    """How a NUTS model is calibrated: design, sampler settings, test quantities, CI size.
+
+    ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
+    models whose weights are not identified (hidden-unit permutations, sign flips, exchangeable
+    inner units) rank only invariant quantities: sigma, f at ``probe_x``, and the log-likelihood.
+    """
+
+    num_points: int
+    num_warmup: int
+    num_samples: int
+    num_chains: int = 2
+    parameters: tuple[str, ...] | None = None
+    probe_x: tuple[float, ...] = (-5.0, 0.0, 5.0)
+    replications_ci: int = 200
+
+    def design(self) -> jax.Array:
+        """Fixed inputs on the notebook's range [-10, 10]."""
+        import jax.numpy as jnp
+
+        return jnp.linspace(-10.0, 10.0, self.num_points)
+
+
+SBC_SETTINGS: dict[str, SBCSettings] = {
+    "linear": SBCSettings(num_points=20, num_warmup=300, num_samples=300),
+    "rff_svr": SBCSettings(num_points=30, num_warmup=300, num_samples=300),
+    "rff_gp": SBCSettings(num_points=30, num_warmup=300, num_samples=300),
+    "rff_gp_noncentred": SBCSettings(
+        num_points=30, num_warmup=300, num_samples=300, parameters=("amplitude", "sigma", "w_raw")
+    ),
+    "bnn": SBCSettings(
+        num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=100
+    ),
+    "deep_rff": SBCSettings(
+        num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=100
+    ),
+}

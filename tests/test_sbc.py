@@ -87,8 +87,9 @@ def test_false_alarm_rate_of_the_verdict_on_exact_draws_is_at_most_alpha():
     ],
 )
 def test_power_of_the_verdict_at_500_replications(fault, kwargs, minimum_power):
-    # Detections out of 100 runs; the assertion's false-alarm rate is P(Bin(100, 0.9) < 80)
-    # ~ 1e-3 if the true power is 0.9 (measured: see the closing figures in README.md).
+    # Detections out of 100 runs. Measured power over 200 runs: 1.00 for both faults at 500
+    # replications (at 100 / 200: narrow .87 / 1.00, bias .49 / .94). If the power were only 0.9,
+    # P(Binomial(100, 0.9) < 80) = 8e-4 is this assertion's false-alarm rate.
     rng = np.random.default_rng(7)
     detected = sum(not exact_sbc_verdict(rng, 500, **kwargs)[2] for _ in range(100))
     assert detected >= 100 * minimum_power, f"{fault}: power {detected / 100:.2f}"
@@ -143,8 +144,8 @@ def test_nuts_engine_passes_the_correct_model():
 
 
 def test_nuts_engine_catches_a_mismatched_inference_model():
-    # Data from mu ~ N(0, 1); inference with the prior N(0, 0.3^2): posterior too narrow and
-    # shrunk. Measured Holm-adjusted p-value for mu: see the test's recorded failure figure.
+    # Data from mu ~ N(0, 1); inference with the prior N(0, 0.3^2): the posterior is too narrow
+    # and shrunk towards 0, so mu's ranks pile up at both ends.
     x = jnp.zeros(3)
     result = sbc.run_sbc(
         _normal_mean,

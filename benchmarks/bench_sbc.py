@@ -1,0 +1,93 @@
+"""The batched SBC engine against the two usual ways of fitting SBC replications, in one run.
+
+Same model (linear, degree 1, 20 inputs), same simulated data sets, same NUTS settings (300 warmup,
+300 samples, 2 chains) for all three:
+  engine      all replications x chains in one vmapped, compiled NUTS program (regmaster.sbc);
+  loop/MCMC   a Python loop of numpyro MCMC.run, one per replication (how SBC tools work);
+  loop/kernel a Python loop over replications of the engine's own compiled chain runner.
+Times include compilation. Usage:
+    python benchmarks/bench_sbc.py [--replications N] [--mcmc-replications K]
+With K < N the MCMC loop runs K replications and its time per replication is scaled to N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from numpyro.infer import MCMC, NUTS
+
+from regmaster import model_linear, sbc
+
+jax.config.update("jax_enable_x64", True)
+WARMUP, SAMPLES, CHAINS = 300, 300, 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replications", type=int, default=200)
+    parser.add_argument("--mcmc-replications", type=int, default=None)
+    args = parser.parse_args()
+    n = args.replications
+    k = args.mcmc_replications or n
+    x = jnp.linspace(-10.0, 10.0, 20)
+    _, y = sbc.simulate(model_linear, jr.PRNGKey(0), x, n, degree=1)
+
+    start = time.perf_counter()
+    fit = sbc.fit_batched(
+        model_linear,
+        jr.PRNGKey(1),
+        x,
+        y,
+        num_warmup=WARMUP,
+        num_samples=SAMPLES,
+        num_chains=CHAINS,
+        degree=1,
+    )
+    engine = time.perf_counter() - start
+
+    start = time.perf_counter()
+    one_chain, template, _ = sbc.chain_runner(
+        model_linear, x, y[0], num_warmup=WARMUP, num_samples=SAMPLES, degree=1
+    )
+    run_replication = jax.jit(jax.vmap(one_chain, in_axes=(0, None, 0)))
+    z0 = sbc.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
+    keys = jr.split(jr.PRNGKey(3), n * CHAINS).reshape(n, CHAINS, -1)
+    for r in range(n):
+        out = run_replication(
+            jax.tree.map(lambda v, r=r: v[r * CHAINS : (r + 1) * CHAINS], z0), y[r], keys[r]
+        )
+    jax.block_until_ready(out)
+    kernel_loop = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for r in range(k):
+        mcmc = MCMC(
+            NUTS(model_linear),
+            num_warmup=WARMUP,
+            num_samples=SAMPLES,
+            num_chains=CHAINS,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
+        mcmc.run(jr.PRNGKey(10 + r), x, y[r], degree=1)
+        jax.block_until_ready(mcmc.get_samples())
+    mcmc_loop = (time.perf_counter() - start) * n / k
+
+    scaled = "" if k == n else f" (measured on {k}, scaled to {n})"
+    print(f"linear, {n} replications x {CHAINS} chains, {WARMUP}+{SAMPLES} iterations")
+    print(f"engine       {engine:8.1f} s  {n / engine:8.1f} replications/s")
+    print(f"loop/kernel  {kernel_loop:8.1f} s  {n / kernel_loop:8.1f} replications/s")
+    print(f"loop/MCMC    {mcmc_loop:8.1f} s  {n / mcmc_loop:8.2f} replications/s{scaled}")
+    print(
+        f"engine speed-up: {mcmc_loop / engine:.0f}x over loop/MCMC (target >= 100x), "
+        f"{kernel_loop / engine:.1f}x over loop/kernel (target >= 3x)"
+    )
+    print(f"divergences in the engine's fits: {int(fit.diverging.sum())}")
+
+
+if __name__ == "__main__":
+    main()
