@@ -68,7 +68,17 @@ def _platform_devices(platform: str) -> list:
         return []
 
 
-@pytest.fixture(params=["cpu", "gpu"])
+BACKENDS = ("cpu", "gpu")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc):
+    # trylast: after @pytest.mark.parametrize, so ids read [model-cpu], [model-gpu].
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def backend(request):
     """The JAX platform a check runs on; the check body runs under ``jax.default_device``."""
     devices = _platform_devices(request.param)
