@@ -35,7 +35,8 @@ from .checks import _check_finite, check_positive_float, check_positive_int
 
 Variant = Literal["cos_phase", "sin_cos"]
 VARIANTS: tuple[str, ...] = ("cos_phase", "sin_cos")
-# Range of one summand of k_hat, squared, over 2: the Hoeffding constant c in 2 exp(-D e^2 / c).
+# Hoeffding constant c in 2 exp(-D e^2 / c): k_hat is a mean of N summands of range R, giving
+# c = R^2 D / (2 N); cos_phase: N = D, R = 4; sin_cos: N = D/2, R = 2.
 _HOEFFDING_CONSTANT = {"cos_phase": 8.0, "sin_cos": 4.0}
 
 
@@ -90,7 +91,7 @@ def rbf_kernel(
 def rff_kernel(
     feature_map, x1: Float[Array, " n1"], x2: Float[Array, " n2"]
 ) -> Float[Array, "n1 n2"]:
-    """The random-feature estimate K_hat = phi(x1) phi(x2)^T of the RBF kernel (Rahimi & Recht 2007).
+    """The random-feature estimate K_hat = phi(x1) phi(x2)^T of the RBF kernel (Rahimi & Recht).
 
     ``feature_map`` is any map x (n,) -> phi (n, D): an :class:`~regmaster.nn.RFFFeatureMap`
     (cos + phase) or a :class:`SinCosFeatureMap`.
@@ -107,7 +108,7 @@ class SinCosFeatureMap(eqx.Module):
 
     phi(x) = sqrt(2/D) [cos(w_1 x), ..., cos(w_{D/2} x), sin(w_1 x), ..., sin(w_{D/2} x)], so
     phi(x).phi(x') = (2/D) sum_j cos(w_j (x - x')): unbiased for the RBF kernel, depends on x - x'
-    only, and equals 1 on the diagonal (Sutherland & Schneider 2015, "z~" features).
+    only, and equals 1 on the diagonal (Sutherland & Schneider 2015).
     """
 
     omega: Float[Array, " half"]
@@ -136,7 +137,7 @@ def rff_variance(
     n_features: int,
     variant: Variant = "cos_phase",
 ):
-    """Var k_hat(x, x') of one feature draw at |x - x'| = ``distance`` (Sutherland & Schneider 2015).
+    """Var k_hat(x, x') over feature draws at |x - x'| = ``distance`` (Sutherland & Schneider).
 
     cos_phase: (1/D) (1 + k(2d)/2 - k(d)^2); at d = 0 this is 1/(2D) (the diagonal is random).
     sin_cos:   (1/D) (1 + k(2d) - 2 k(d)^2) = (1/D) (1 - k(d)^2)^2; 0 at d = 0.
@@ -156,7 +157,7 @@ def hoeffding_bound(eps, n_features: int, variant: Variant = "cos_phase"):
     """Pointwise Hoeffding bound P(|k_hat - k| >= eps) <= 2 exp(-D eps^2 / c).
 
     k_hat is a mean of independent bounded summands: D summands in [-2, 2] (cos_phase, c = 8) or
-    D/2 summands in [-1, 1] (sin_cos, c = 4) (Rahimi & Recht 2007, Claim 1; Hoeffding 1963).
+    D/2 summands in [-1, 1] (sin_cos, c = 4) (Rahimi & Recht 2007, sec. 3; Hoeffding 1963).
     The value may exceed 1 (then the bound is vacuous).
     """
     variant = _check_variant(variant)
@@ -197,7 +198,7 @@ def kernel_posterior(
     y: Float[Array, " n"],
     noise_scale: float,
 ) -> tuple[Float[Array, " m"], Float[Array, " m"]]:
-    """GP posterior of f at test inputs from Gram matrices (Rasmussen & Williams 2006, eq. 2.25-2.26).
+    """GP posterior of f at test inputs from Gram matrices (Rasmussen & Williams, eq. 2.25-2.26).
 
     mean = K_* (K + s^2 I)^-1 y,  var = k_** - diag(K_* (K + s^2 I)^-1 K_*^T), by Cholesky.
     ``K_cross`` is K(x_test, x_train); ``k_test_diag`` is k(x_test_i, x_test_i).
