@@ -1,0 +1,94 @@
+"""Posterior-predictive coverage of fresh observations.
+
+For each model fitted as in the notebook (seed 666, ``fit_one``): fresh observations
+y_i = sinc(x_i) + 0.05 eps_i at the 400 grid inputs, eps ~ N(0, I) drawn with the test's seed; the
+statistic is the share C of the y_i inside the equal-tailed 95% posterior-predictive interval.
+
+What the tolerance means. Given the fit, the 400 indicators are independent Bernoulli(p_i) (the
+eps_i are independent), with p_i = Phi((u_i - f_i) / s) - Phi((l_i - f_i) / s) known exactly
+(f = sinc, s = 0.05). So C has mean p_bar = mean_i p_i and sd <= sqrt(0.95 * 0.05 / 400) = 0.0109
+near p_bar = 0.95. That binomial error covers the fresh noise only: all 400 intervals come from
+one posterior (one sigma, one set of weights), their errors are shared, and the grid points are
+not 400 independent draws of an interval. p_bar itself moves with the data set: over 11 dataset
+seeds (666, 1-10) its sd was 0.013-0.020 for the NUTS models (mean 0.946-0.950: calibrated on
+average). The tolerance adds both parts:
+
+    |C - 0.95| <= 4 sqrt(0.0109^2 + 0.020^2) = 0.091
+
+a false-alarm rate of ~6e-5 per model under a normal approximation; observed: the largest
+|C - 0.95| in those 55 fits (5 NUTS models x 11 seeds) was 0.063. It catches gross
+miscalibration only, e.g. an interval without the noise term or with the prior's sigma (C near 0
+or 1), not a 2-point shift of coverage.
+
+Gated: the NUTS models except ``linear``, which is misspecified on purpose (a line through sinc;
+its sigma absorbs the misfit: C ranged 0.88-0.99 over those seeds). The MAP models are recorded
+only: the MLP's plug-in interval ignores parameter uncertainty (C 0.84-0.95), MC dropout's is
+wide (C 0.995-1.0). These are properties of the methods, not defects of the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from regmaster.data import NOTEBOOK_SEED, make_sinc
+from regmaster.fits import notebook_fit, shared_cache_dir
+from regmaster.zoo import MODEL_NAMES, VARIANTS, get_spec
+
+pytestmark = pytest.mark.coverage
+
+LEVEL = 0.95
+N_POINTS = 400
+BINOMIAL_SD = float(np.sqrt(LEVEL * (1 - LEVEL) / N_POINTS))  # 0.0109: fresh noise, given a fit
+FIT_SD = 0.020  # sd of p_bar over 11 dataset seeds, the largest among the NUTS models
+TOLERANCE = 4 * float(np.hypot(BINOMIAL_SD, FIT_SD))  # 0.091
+RECORDED_ONLY = {
+    "linear": "misspecified on purpose (R^2 < 0.3): nominal coverage is not expected",
+    "mlp_map": "MAP plug-in interval: no parameter uncertainty, undercovers by construction",
+    "mlp_dropout": "MC-dropout interval: no calibration claim",
+}
+
+
+def _params() -> list:
+    """Every model and variant; each shares its seed-666 fit with the R^2 checks (one group)."""
+    return [
+        pytest.param(name, marks=pytest.mark.xdist_group(f"notebook-{name}"), id=name)
+        for name in [*MODEL_NAMES, *VARIANTS]
+    ]
+
+
+@pytest.fixture(scope="session")
+def fit_cache(tmp_path_factory) -> Path:
+    """Where the xdist workers of this run share fits (each fit is computed once)."""
+    return shared_cache_dir(tmp_path_factory)
+
+
+@pytest.mark.parametrize("model", _params())
+def test_predictive_interval_covers_fresh_observations(model, backend, seed, fit_cache, record):
+    """Share C of fresh observations inside the 95% predictive interval: recorded for every
+    model; |C - 0.95| <= 0.091 for the gated ones (see the module docstring)."""
+    data = make_sinc()
+    fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
+    f = np.asarray(data.y_test)
+    eps = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), f.shape))
+    y = f + data.noise * eps
+    coverage = float(np.mean((fit.lower <= y) & (y <= fit.upper)))
+    p = norm.cdf((fit.upper - f) / data.noise) - norm.cdf((fit.lower - f) / data.noise)
+    gap = abs(coverage - LEVEL)
+    record(
+        statistic="share of fresh observations inside the 95% predictive interval",
+        value=coverage,
+        expected_given_fit=float(np.mean(p)),
+        binomial_sd_given_fit=float(np.sqrt(np.sum(p * (1 - p))) / N_POINTS),
+        threshold=f"|C - {LEVEL}| <= {TOLERANCE:.3f}",
+        margin=TOLERANCE - gap,
+        gated=model not in RECORDED_ONLY,
+        inference=get_spec(model).inference,
+    )
+    if model in RECORDED_ONLY:
+        pytest.skip(f"recorded, not gated: {RECORDED_ONLY[model]} (C = {coverage:.3f})")
+    assert gap <= TOLERANCE, f"coverage {coverage:.3f}, expected {LEVEL} +- {TOLERANCE:.3f}"

@@ -1,0 +1,288 @@
+"""MAP by SVI + AutoDelta against closed-form and independent optima (CRITERIA section 2).
+
+AutoDelta + Trace_ELBO maximises log p(theta, y) over the *constrained* values, with no Jacobian
+term (the delta guide has log q = 0; SVI maps its parameters through ``biject_to``). References:
+
+- closed form: sigma fixed, w ~ N(0, I), y ~ N(Phi w, s^2 I): MAP = (Phi'Phi/s^2 + I)^-1 Phi'y/s^2;
+- scipy L-BFGS-B on -``log_density`` over constrained values (positive bound for sigma), gradient
+  by ``jax.grad``, started from a fixed point unrelated to the SVI run;
+- for the non-convex MLP, "equal" means: the AutoDelta point is a stationary point and a
+  second-order optimiser (Newton trust region with the exact Hessian) started there cannot raise
+  the log joint beyond tolerance.
+
+These are optimisation checks, deterministic given the seed: no false-alarm rate in the
+statistical sense. Tolerances (float64) are those achieved in CRITERIA section 2 with margin:
+|theta - theta_ref|_inf <= 1e-6 (seen 3e-10), gradient norm <= 1e-6 (seen 7e-13), relative
+objective gap <= 1e-10. Optimiser: Adam with a rate halving every 1000 steps from 0.1, since Adam at
+a constant rate reaches the optimum and drifts off it again (CRITERIA section 2 trap).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+from numpyro import handlers
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.initialization import init_to_value
+
+from regmaster import exact
+from regmaster.data import make_sinc
+from regmaster.fits import shared, shared_cache_dir
+from regmaster.inference import decaying_adam, run_map
+from regmaster.nn import LinearRegressor
+from regmaster.seeds import seed_from_name
+from regmaster.zoo import get_spec
+
+pytestmark = pytest.mark.map
+
+THETA_TOL = 1e-6  # |theta_AutoDelta - theta_ref|_inf; achieved 3e-10 (CRITERIA section 2)
+GRAD_TOL = 1e-6  # |grad log p| at the AutoDelta point; achieved 7e-13
+OBJECTIVE_TOL = 1e-10  # (log p(theta_ref) - log p(theta_AutoDelta)) / |log p(theta_AutoDelta)|
+RIDGE_TOL = 1e-8  # closed form (the issue's figure)
+NOISE_SD = 0.05  # fixed sigma of the ridge check: the data's own noise level
+
+# Convex models: 5000 steps of Adam(0.1, halving every 1000) reach the float64 optimum.
+# The MLP's log joint is ill-conditioned (Hessian condition number ~1.6e7 at its local maxima):
+# a slower decay and many more steps, which still do not suffice (see the xfail below).
+ADAM = {
+    "linear": (0.1, 1000, 5000),
+    "rff_svr": (0.1, 1000, 5000),
+    "mlp_map": (0.01, 20000, 100_000),
+}
+
+XFAIL = {
+    ("test_autodelta_equals_constrained_map", "mlp_map"): (
+        "Adam does not reach a stationary point of the MLP's log joint: after 1e5 steps of "
+        "Adam(0.01, halving every 2e4) |grad log p| = 0.13, and a Newton trust region started "
+        "there raises log p from 70.44 to 71.24 (relative gap 1.1e-2) and moves theta by 1.7; "
+        "the Hessian's condition number is ~1.6e7 at the MLP's local maxima. The delta guide's "
+        "objective itself is right: test_delta_guide_is_stationary_at_constrained_map[mlp_map]"
+    ),
+}
+
+
+def _params(test: str) -> list:
+    """One parameter per model; the checks sharing a model's fits are one xdist group."""
+    params = []
+    for name in ADAM:
+        marks = [pytest.mark.xdist_group(f"map-{name}")]
+        if (test, name) in XFAIL:
+            marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(test, name)]))
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+@pytest.fixture(scope="session")
+def fit_cache(tmp_path_factory) -> Path:
+    """Where the xdist workers of this run share fits (each fit is computed once)."""
+    return shared_cache_dir(tmp_path_factory)
+
+
+def _fit_seed(name: str, backend: str) -> int:
+    return seed_from_name(f"validation/test_map.py::autodelta[{name}-{backend}]")
+
+
+def _flat(params) -> np.ndarray:
+    return np.asarray(ravel_pytree({k: jnp.asarray(v) for k, v in params.items()})[0])
+
+
+def _model_args(name: str):
+    spec = get_spec(name)
+    data = make_sinc()
+    return spec.model, (data.x_train, data.y_train), spec.kwargs(data.model_keys)
+
+
+def _fixed_init(point: dict) -> dict:
+    """An initial point unrelated to the SVI run: 0.1 for real sites, 1 for sigma."""
+    return {
+        k: jnp.ones_like(v) if k == "sigma" else jnp.full_like(v, 0.1) for k, v in point.items()
+    }
+
+
+def _autodelta_point(name: str, backend: str, cache: Path) -> dict:
+    """The AutoDelta optimum with decaying Adam, from an init drawn with the fit's own seed."""
+    return shared(f"map-autodelta-{name}-{backend}", lambda: _fit_autodelta(name, backend), cache)
+
+
+def _fit_autodelta(name: str, backend: str) -> dict:
+    model, args, kwargs = _model_args(name)
+    lr, halving, steps = ADAM[name]
+    key = jax.random.PRNGKey(_fit_seed(name, backend))
+    fit = run_map(
+        model, key, *args, num_steps=steps, optimizer=decaying_adam(lr, halving), **kwargs
+    )
+    return {k: np.asarray(v) for k, v in fit.point().items()}
+
+
+def _reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMap:
+    """The independent optimum (computed once per run, see :func:`_find_reference`)."""
+    return shared(
+        f"map-reference-{name}-{backend}", lambda: _find_reference(name, backend, cache), cache
+    )
+
+
+def _find_reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMap:
+    """The independent optimum: L-BFGS-B from a fixed init (convex models); for the MLP, a Newton
+    trust region from the AutoDelta point (the basin is the MLP's, the optimiser is not SVI's);
+    both finished by Newton steps to the float64 floor of the gradient."""
+    model, args, kwargs = _model_args(name)
+    point = _autodelta_point(name, backend, cache)
+    if name == "mlp_map":
+        ref = exact.constrained_map(model, point, *args, method="trust-exact", **kwargs)
+    else:
+        ref = exact.constrained_map(model, _fixed_init(point), *args, **kwargs)
+    return exact.newton_polish(model, ref.params, *args, **kwargs)
+
+
+def test_autodelta_equals_ridge_closed_form(backend, seed, record):
+    """Linear model, sigma fixed: AutoDelta = (Phi'Phi/s^2 + I)^-1 Phi'y/s^2 to 1e-8 (float64)."""
+    spec = get_spec("linear")
+    data = make_sinc()
+    model = handlers.condition(spec.model, {"sigma": NOISE_SD})
+    fit = run_map(
+        model,
+        jax.random.PRNGKey(seed),
+        data.x_train,
+        data.y_train,
+        num_steps=5000,
+        optimizer=decaying_adam(0.1, 1000),
+        **spec.kwargs(data.model_keys),
+    )
+    features = LinearRegressor(spec.static_kwargs["degree"]).features(data.x_train)
+    ridge = exact.ridge_map(features, data.y_train, noise_sd=NOISE_SD)
+    gap = float(np.max(np.abs(np.asarray(fit.point()["w"]) - ridge)))
+    record(statistic="|w_AutoDelta - w_ridge|_inf", value=gap, threshold=RIDGE_TOL)
+    assert gap <= RIDGE_TOL
+
+
+@pytest.mark.parametrize("map_model", _params("test_autodelta_equals_constrained_map"))
+def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record):
+    """AutoDelta point = independent constrained optimum; stationary; not improvable."""
+    model, args, kwargs = _model_args(map_model)
+    point = _autodelta_point(map_model, backend, fit_cache)
+    ref = _reference(map_model, backend, fit_cache)
+    log_p = float(exact.log_joint_fn(model, *args, **kwargs)(point))
+    theta_gap = float(np.max(np.abs(_flat(point) - _flat(ref.params))))
+    grad = exact.grad_norm(model, point, *args, **kwargs)
+    objective_gap = (ref.log_joint - log_p) / abs(log_p)
+    record(
+        statistic="theta gap, gradient norm, relative objective gap",
+        theta_gap=theta_gap,
+        grad_norm=grad,
+        objective_gap=objective_gap,
+        log_joint=log_p,
+        reference_log_joint=ref.log_joint,
+        reference_grad_norm=ref.grad_norm,
+        threshold={"theta": THETA_TOL, "grad": GRAD_TOL, "objective": OBJECTIVE_TOL},
+        fit_seed=_fit_seed(map_model, backend),
+    )
+    assert ref.grad_norm <= GRAD_TOL, f"reference not converged: {ref.grad_norm:.2e}"
+    assert grad <= GRAD_TOL, f"AutoDelta point not stationary: |grad| {grad:.2e}"
+    assert objective_gap <= OBJECTIVE_TOL, f"reference improves log p by {objective_gap:.2e}"
+    assert theta_gap <= THETA_TOL, f"|theta - theta_ref|_inf = {theta_gap:.2e}"
+
+
+@pytest.mark.parametrize("map_model", _params("test_delta_guide_is_stationary_at_constrained_map"))
+def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_cache, record):
+    """At the reference constrained optimum theta*, the AutoDelta loss is -log p(theta*) and its
+    gradient in SVI's unconstrained coordinates vanishes (a log-Jacobian term, as in
+    AutoLaplaceApproximation, would leave d/d log sigma = -1 there)."""
+    model, args, kwargs = _model_args(map_model)
+    ref = _reference(map_model, backend, fit_cache)
+    loss, grad = exact.delta_guide_objective(model, ref.params, *args, **kwargs)
+    loss_gap = abs(loss + ref.log_joint) / abs(ref.log_joint)
+    record(
+        statistic="|grad| of the AutoDelta loss at theta*, |loss + log p(theta*)| / |log p|",
+        grad_norm=grad,
+        loss_gap=loss_gap,
+        reference_grad_norm=ref.grad_norm,
+        threshold={"grad": GRAD_TOL, "loss": OBJECTIVE_TOL},
+    )
+    assert ref.grad_norm <= GRAD_TOL, f"reference not converged: {ref.grad_norm:.2e}"
+    assert loss_gap <= OBJECTIVE_TOL
+    assert grad <= GRAD_TOL
+
+
+def _mlp_models():
+    spec, dropout = get_spec("mlp_map"), get_spec("mlp_dropout")
+    data = make_sinc()
+    dropout_kwargs = {**dropout.kwargs(data.model_keys), "dropout_rate": 0.0}
+    mlp = functools.partial(spec.model, **spec.kwargs(data.model_keys))
+    # the dropout mask is drawn from numpyro.prng_key(): it needs a seed handler
+    drop = handlers.seed(functools.partial(dropout.model, **dropout_kwargs), rng_seed=0)
+    return mlp, drop, (data.x_train, data.y_train)
+
+
+def test_dropout_at_rate_0_has_the_mlp_log_density(backend, seed, record):
+    """log p(theta, y) of the dropout MLP at p = 0 equals the MLP's at 8 prior draws of theta."""
+    mlp, drop, args = _mlp_models()
+    keys = jax.random.split(jax.random.PRNGKey(seed), 8)
+    gaps = []
+    for key in keys:
+        theta = handlers.trace(handlers.seed(mlp, key)).get_trace(args[0])
+        params = {k: s["value"] for k, s in theta.items() if s["type"] == "sample" and k != "obs"}
+        a = exact.log_joint_fn(mlp, *args)(params)
+        b = exact.log_joint_fn(drop, *args)(params)
+        gaps.append(float(jnp.abs(a - b) / jnp.abs(a)))
+    record(
+        statistic="max relative |log p_dropout(0) - log p_mlp|", value=max(gaps), threshold=1e-14
+    )
+    assert max(gaps) <= 1e-14
+
+
+def _autodelta_from(model, init: dict, args, steps: int) -> dict:
+    guide = AutoDelta(model, init_loc_fn=init_to_value(values=init))
+    svi = SVI(model, guide, decaying_adam(0.01, 1000), Trace_ELBO())
+    result = svi.run(jax.random.PRNGKey(0), steps, *args, progress_bar=False)
+    return {k: np.asarray(v) for k, v in guide.median(result.params).items()}
+
+
+def test_dropout_at_rate_0_autodelta_equals_mlp_map(backend, seed, record):
+    """From the same initial point and optimiser, AutoDelta on the dropout MLP at p = 0 follows the
+    MLP's trajectory: same point after 3000 steps to 1e-10."""
+    mlp, drop, args = _mlp_models()
+    trace = handlers.trace(handlers.seed(mlp, jax.random.PRNGKey(seed))).get_trace(args[0])
+    init = {k: s["value"] for k, s in trace.items() if s["type"] == "sample" and k != "obs"}
+    a = _autodelta_from(mlp, init, args, 3000)
+    b = _autodelta_from(drop, init, args, 3000)
+    gap = float(np.max(np.abs(_flat(a) - _flat(b))))
+    record(
+        statistic="|theta_dropout(0) - theta_mlp|_inf after 3000 steps", value=gap, threshold=1e-10
+    )
+    assert gap <= 1e-10
+
+
+def test_rff_gp_has_no_map(backend, seed, record):
+    """The centred hierarchical RFF model's log joint is unbounded: along amplitude = t,
+    w = t * w0 (w0 fixed), sigma fixed, log p = -D log t + O(1) as t -> 0, since
+    sum_j log N(t w0_j; 0, t) = -D log t - |w0|^2 / 2 - (D/2) log 2 pi. So no MAP exists; an
+    AutoDelta fit of this model is a run towards the singularity, not an estimate."""
+    spec = get_spec("rff_gp")
+    data = make_sinc()
+    kwargs = spec.kwargs(data.model_keys)
+    D = kwargs["rff"].n_features
+    w0 = jax.random.normal(jax.random.PRNGKey(seed), (D,))
+    log_joint = exact.log_joint_fn(spec.model, data.x_train, data.y_train, **kwargs)
+    ts = jnp.logspace(-2, -14, 25)
+    values = np.array(
+        [float(log_joint({"amplitude": t, "w": t * w0, "sigma": jnp.array(0.1)})) for t in ts]
+    )
+    slopes = np.diff(values) / np.diff(np.log(np.asarray(ts)))
+    tail_slope = float(slopes[-1])
+    record(
+        statistic="log p along amplitude = t -> 0; slope d log p / d log t",
+        log_joint_first_last=[values[0], values[-1]],
+        min_increment=float(np.min(np.diff(values))),
+        tail_slope=tail_slope,
+        expected_slope=-D,
+    )
+    assert np.all(np.diff(values) > 0), "log p must increase monotonically as t -> 0"
+    assert abs(tail_slope + D) <= 1e-6 * D, f"slope {tail_slope} != -D = {-D}: not unbounded"
+    assert values[-1] > values[0] + 0.9 * D * np.log(1e12)
