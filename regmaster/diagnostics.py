@@ -7,15 +7,26 @@ Array functions take draws shaped ``(chain, draw, *shape)`` and return one value
 
 from __future__ import annotations
 
+import functools
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
+if TYPE_CHECKING:
     import arviz as az
 
 TAIL_PROB = (0.05, 0.95)  # pass explicitly: arviz-stats defaults differ from arviz 0.23
+
+
+@functools.cache
+def _arviz():
+    """ArviZ, imported on first use: it takes over a second, and fitting does not need it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+
+    return arviz
 
 
 def _per_element(fn, draws, **kwargs) -> np.ndarray:
@@ -24,33 +35,33 @@ def _per_element(fn, draws, **kwargs) -> np.ndarray:
         raise ValueError(f"draws must be shaped (chain, draw, ...), got shape {draws.shape}")
     shape = draws.shape[2:]
     flat = draws.reshape(draws.shape[0], draws.shape[1], -1)
-    dataset = az.convert_to_dataset({"q": flat})
+    dataset = _arviz().convert_to_dataset({"q": flat})
     return np.asarray(fn(dataset, **kwargs)["q"].values).reshape(shape)
 
 
 def rhat(draws) -> np.ndarray:
     """Rank-normalised split R-hat per element."""
-    return _per_element(az.rhat, draws, method="rank")
+    return _per_element(_arviz().rhat, draws, method="rank")
 
 
 def ess_bulk(draws) -> np.ndarray:
     """Bulk effective sample size per element (all chains together)."""
-    return _per_element(az.ess, draws, method="bulk")
+    return _per_element(_arviz().ess, draws, method="bulk")
 
 
 def ess_tail(draws) -> np.ndarray:
     """Tail ESS per element: the smaller ESS of the 5% and 95% quantile indicators."""
-    return _per_element(az.ess, draws, method="tail", prob=TAIL_PROB)
+    return _per_element(_arviz().ess, draws, method="tail", prob=TAIL_PROB)
 
 
 def mcse_mean(draws) -> np.ndarray:
     """Monte Carlo standard error of the posterior mean per element."""
-    return _per_element(az.mcse, draws, method="mean")
+    return _per_element(_arviz().mcse, draws, method="mean")
 
 
 def mcse_sd(draws) -> np.ndarray:
     """Monte Carlo standard error of the posterior standard deviation per element."""
-    return _per_element(az.mcse, draws, method="sd")
+    return _per_element(_arviz().mcse, draws, method="sd")
 
 
 def bfmi(energy) -> np.ndarray:
@@ -58,12 +69,12 @@ def bfmi(energy) -> np.ndarray:
     energy = np.asarray(energy, dtype=float)
     if energy.ndim != 2:
         raise ValueError(f"energy must be shaped (chain, draw), got shape {energy.shape}")
-    return np.asarray(az.bfmi(energy))
+    return np.asarray(_arviz().bfmi(energy))
 
 
 def to_inference_data(mcmc) -> az.InferenceData:
     """A NumPyro ``MCMC`` run as ArviZ ``InferenceData`` (posterior, sample_stats, observed)."""
-    return az.from_numpyro(mcmc)
+    return _arviz().from_numpyro(mcmc)
 
 
 def convergence_summary(draws: dict[str, np.ndarray]) -> dict[str, float]:

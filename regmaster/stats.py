@@ -8,7 +8,9 @@ so continuous tests apply to them without a discreteness correction.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
+
+# scipy.stats is imported inside the functions that use it: it takes ~0.4 s to load, and fitting a
+# model (regmaster fit, its worker processes) never needs it.
 
 TESTS = ("chi2", "ks", "mean", "spread")
 
@@ -27,6 +29,8 @@ def num_bins(num_replications: int, num_draws: int) -> int:
 
 def chi2_pvalue(ranks: np.ndarray, num_draws: int) -> np.ndarray:
     """Pearson chi-square on equal-probability bins of the ranks, per column."""
+    from scipy import stats as sps
+
     ranks = np.atleast_2d(np.asarray(ranks).T).T
     bins = num_bins(ranks.shape[0], num_draws)
     width = (num_draws + 1) // bins
@@ -36,12 +40,16 @@ def chi2_pvalue(ranks: np.ndarray, num_draws: int) -> np.ndarray:
 
 def ks_pvalue(u: np.ndarray) -> np.ndarray:
     """Kolmogorov-Smirnov against U(0, 1) on jittered ranks, per column (exact p-values)."""
+    from scipy import stats as sps
+
     u = np.atleast_2d(np.asarray(u).T).T
     return np.array([sps.kstest(col, "uniform").pvalue for col in u.T])
 
 
 def mean_pvalue(u: np.ndarray) -> np.ndarray:
     """Two-sided z-test of E[u] = 1/2 (var 1/12): a biased posterior shifts the ranks."""
+    from scipy import stats as sps
+
     u = np.atleast_2d(np.asarray(u).T).T
     z = (u.mean(axis=0) - 0.5) / np.sqrt(1.0 / (12.0 * u.shape[0]))
     return 2.0 * sps.norm.sf(np.abs(z))
@@ -53,6 +61,8 @@ def spread_pvalue(u: np.ndarray) -> np.ndarray:
     Too narrow a posterior puts ranks at both ends (larger spread), too wide a posterior in the
     middle (smaller spread).
     """
+    from scipy import stats as sps
+
     u = np.atleast_2d(np.asarray(u).T).T
     z = (((u - 0.5) ** 2).mean(axis=0) - 1.0 / 12.0) / np.sqrt(1.0 / (180.0 * u.shape[0]))
     return 2.0 * sps.norm.sf(np.abs(z))
