@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from multiprocessing import get_context
 from typing import NamedTuple
 
@@ -86,7 +87,8 @@ def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
     data = make_sinc() if data is None else data
     start = time.perf_counter()
     draws = predictive_draws(spec, data)
-    mean = draws.mean(0)
+    # NumPy: XLA splits a reduction by the number of CPUs it sees, which moves the last bit.
+    mean = np.asarray(draws).mean(0)
     lower, upper = predictive_interval(draws)
     score = r2(data.y_test, mean)
     seconds = time.perf_counter() - start
@@ -148,7 +150,40 @@ def _run(names, seed, jobs, cache, data_kwargs) -> Iterator[FitOutcome]:
         for name in ordered:
             yield fit_one(name, data)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_fit_in_worker, name, seed, cache, data_kwargs) for name in ordered]
-        for future in as_completed(futures):
-            yield future.result()
+    pending = list(ordered)
+    with ExitStack() as stack:
+        workers = [stack.enter_context(pool) for pool in _single_worker_pools(jobs)]
+
+        def start_next(worker: ProcessPoolExecutor) -> None:
+            future = worker.submit(_fit_in_worker, pending.pop(0), seed, cache, data_kwargs)
+            running[future] = worker
+
+        running: dict = {}
+        for worker in workers[: len(pending)]:
+            start_next(worker)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                worker = running.pop(future)
+                if pending:
+                    start_next(worker)
+                yield future.result()
+
+
+def _single_worker_pools(jobs: int) -> list[ProcessPoolExecutor]:
+    """``jobs`` one-process pools, each pinned to a CPU of its own when there are enough CPUs.
+
+    The CPU is set before the worker imports JAX, so XLA sizes its thread pools for one core.
+    Unpinned, two workers on two cores fit 1.5x slower (deep_rff 16.7 s against 11.2 s beside bnn,
+    measured side by side); pinning after JAX is imported does not help.
+    """
+    context = get_context("spawn")
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if jobs > len(cpus):
+        return [ProcessPoolExecutor(1, mp_context=context) for _ in range(jobs)]
+    return [
+        ProcessPoolExecutor(
+            1, mp_context=context, initializer=os.sched_setaffinity, initargs=(0, {cpu})
+        )
+        for cpu in cpus[:jobs]
+    ]
