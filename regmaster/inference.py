@@ -7,12 +7,35 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
+from numpyro import handlers
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.util import compute_log_probs
 from numpyro.optim import Adam, _NumPyroOptim
 
 from .checks import check_inputs, check_positive_int
+
+
+class _CompiledInitNUTS(NUTS):
+    """NUTS whose initialisation is one compiled program instead of ~60 eagerly dispatched ops.
+
+    ``NUTS.init`` (tracing the model, the initial point, the heuristic step size, the adaptation
+    state) runs op by op, and each op compiles its own tiny XLA program on a cold start (~30 ms
+    each). Under one ``jax.jit`` it is a single program. numpyro runs the same function under
+    ``vmap`` for vectorised chains; the reason that is safe (the state it sets does not depend on
+    the traced key) makes ``jit`` safe too. The model's arguments are closed over, so they stay
+    concrete.
+    """
+
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs={}):  # noqa: B006
+        parent_init = super().init
+
+        def init(key):
+            return parent_init(key, num_warmup, init_params, model_args, model_kwargs)
+
+        return jax.jit(init)(rng_key)
 
 
 def run_nuts(
@@ -31,14 +54,17 @@ def run_nuts(
 ) -> MCMC:
     """Run NUTS (Hoffman & Gelman 2014); all chains are one vectorised, compiled program.
 
-    With one chain and default settings this is exactly the notebook's
-    ``MCMC(NUTS(model), num_warmup, num_samples).run(key, x, y, **kwargs)``.
+    With one chain and default settings this is the notebook's
+    ``MCMC(NUTS(model), num_warmup, num_samples).run(key, x, y, **kwargs)`` (same keys and
+    adaptation; the initialisation is compiled as one program, which changes only rounding).
     """
     x, y = check_inputs(x, y)
     num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
     num_samples = check_positive_int("num_samples", num_samples)
     num_chains = check_positive_int("num_chains", num_chains)
-    kernel = NUTS(model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth)
+    kernel = _CompiledInitNUTS(
+        model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth
+    )
     mcmc = MCMC(
         kernel,
         num_warmup=num_warmup,
@@ -51,6 +77,33 @@ def run_nuts(
         key, x, y, extra_fields=("diverging", "num_steps", "accept_prob", "energy"), **model_kwargs
     )
     return mcmc
+
+
+class OrderedTraceELBO(Trace_ELBO):
+    """numpyro's one-particle ``Trace_ELBO``, adding up the sites in trace order.
+
+    ELBO = sum over sites of log p - log q, with the same keys, handlers and per-site log
+    densities as ``Trace_ELBO``. numpyro adds the sites in ``set`` order, which follows the
+    interpreter's string-hash seed (``PYTHONHASHSEED``), so the loss, and through it the whole
+    optimisation path, differed in its last bits from one process to the next, and each process
+    compiled a different program (a persistent-cache miss).
+    """
+
+    def __init__(self):
+        super().__init__(num_particles=1)
+
+    def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
+        model_seed, guide_seed = jax.random.split(rng_key)
+        guide_log_probs, guide_trace = compute_log_probs(
+            handlers.seed(guide, guide_seed), args, kwargs, param_map
+        )
+        replayed = handlers.replay(handlers.seed(model, model_seed), guide_trace)
+        model_log_probs, _ = compute_log_probs(replayed, args, kwargs, param_map)
+        elbo = jnp.array(0.0)
+        for name in dict.fromkeys([*model_log_probs, *guide_log_probs]):
+            zero = jnp.array(0.0)
+            elbo = elbo + (model_log_probs.get(name, zero) - guide_log_probs.get(name, zero))
+        return {"loss": -elbo, "mutable_state": None}
 
 
 class MapFit(NamedTuple):
@@ -86,7 +139,7 @@ def run_map(
     progress_bar: bool = False,
     **model_kwargs,
 ) -> MapFit:
-    """MAP by SVI with an ``AutoDelta`` guide and ``Trace_ELBO``.
+    """MAP by SVI with an ``AutoDelta`` guide and ``Trace_ELBO`` (:class:`OrderedTraceELBO`).
 
     A delta guide has log q = 0, so the ELBO is log p(y, theta) at the guide's point, maximised in
     the constrained space with no Jacobian term. The default optimiser is the notebook's Adam(5e-3).
@@ -94,8 +147,12 @@ def run_map(
     x, y = check_inputs(x, y)
     num_steps = check_positive_int("num_steps", num_steps)
     guide = AutoDelta(model)
-    svi = SVI(model, guide, optimizer or Adam(learning_rate), Trace_ELBO())
-    result = svi.run(key, num_steps, x, y, progress_bar=progress_bar, **model_kwargs)
+    svi = SVI(model, guide, optimizer or Adam(learning_rate), OrderedTraceELBO())
+    # svi.run would initialise op by op; compiled as one program it is one compile, not ~100.
+    state = jax.jit(lambda key: svi.init(key, x, y, **model_kwargs))(key)
+    result = svi.run(
+        key, num_steps, x, y, progress_bar=progress_bar, init_state=state, **model_kwargs
+    )
     return MapFit(guide, result.params, result.losses)
 
 
@@ -114,20 +171,29 @@ def predict(
     x, _ = check_inputs(x)
     if (samples is None) == (map_fit is None):
         raise ValueError("predict needs exactly one of samples= or map_fit=")
+    # One compiled program per call: run eagerly, the vmapped model dispatches dozens of ops, each
+    # compiled on its own on a cold start. x and the model's arguments are closed over (concrete).
     if samples is not None:
-        predictive = Predictive(model, posterior_samples=samples)
-    else:
-        num_samples = check_positive_int("num_samples", num_samples)
-        predictive = Predictive(
-            model, params=map_fit.params, num_samples=num_samples, guide=map_fit.guide
-        )
-    return predictive(key, x, **model_kwargs)[site]
+
+        def draws(key, samples):
+            predictive = Predictive(model, posterior_samples=samples)
+            return predictive(key, x, **model_kwargs)[site]
+
+        return jax.jit(draws)(key, samples)
+    num_samples = check_positive_int("num_samples", num_samples)
+
+    def draws(key, params):
+        predictive = Predictive(model, params=params, num_samples=num_samples, guide=map_fit.guide)
+        return predictive(key, x, **model_kwargs)[site]
+
+    return jax.jit(draws)(key, map_fit.params)
 
 
 def r2(y_true: Float[Array, " n"], y_pred: Float[Array, " n"]) -> float:
-    """Coefficient of determination 1 - SS_res / SS_tot."""
-    ss_res = jnp.sum((y_true - y_pred) ** 2)
-    ss_tot = jnp.sum((y_true - y_true.mean()) ** 2)
+    """Coefficient of determination 1 - SS_res / SS_tot, in NumPy (same bits on any CPU count)."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    ss_res = np.sum((y_true - y_pred) ** 2)
+    ss_tot = np.sum((y_true - y_true.mean()) ** 2)
     return float(1.0 - ss_res / ss_tot)
 
 

@@ -99,8 +99,14 @@ class RFFFeatureMap(eqx.Module):
         # fastmath.cos is libm's cosine to within 1 ulp, vectorised: float64 jnp.cos is a scalar
         # libm call per element, and it dominated the deep model's gradient (benchmarks/).
         with jax.ensure_compile_time_eval():
-            projection = einsum(x, self.omega, "n, d -> n d")
-            return jnp.sqrt(2.0 / self.n_features) * fastmath.cos(projection + self.bias)
+            return _rff_features(x, self.omega, self.bias)
+
+
+@jax.jit
+def _rff_features(x: Float[Array, " n"], omega: Float[Array, " d"], bias: Float[Array, " d"]):
+    """sqrt(2/D) cos(x omega + b); jitted so that eager use is one program, not one per op."""
+    projection = einsum(x, omega, "n, d -> n d")
+    return jnp.sqrt(2.0 / omega.shape[0]) * fastmath.cos(projection + bias)
 
 
 class DeepRFFRegressor(eqx.Module):
