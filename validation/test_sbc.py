@@ -1,16 +1,19 @@
 """Simulation-based calibration of every NUTS model (Talts et al. 2018).
 
-One SBC run per (model, backend), shared by the claims below. Its verdict rejects when any
-Holm-adjusted p-value of the four rank tests (chi-square, KS, mean, spread) of any quantity is
-<= ALPHA, so its family-wise false-alarm rate under exact inference is at most ALPHA: measured
-0.005 (2 alarms in 400 runs of 200 replications; 0 in 200 runs of 1000) on exact conjugate
-draws (tests/test_sbc.py).
+One SBC run per (model, backend), shared by the claims below and by the xdist workers. Its
+verdict rejects when any Holm-adjusted p-value of the four rank tests (chi-square, KS, mean,
+spread) of any quantity is <= ALPHA, so its family-wise false-alarm rate under exact inference
+is at most ALPHA: measured 0.005 (2 alarms in 400 runs of 200 replications; 0 in 200 runs of
+1000) on exact conjugate draws (tests/test_sbc.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from regmaster.fits import shared, shared_cache_dir
 from regmaster.sbc import SBCResult, run_model_sbc
 from regmaster.seeds import seed_from_name
 
@@ -22,24 +25,25 @@ ALPHA = 0.01
 MAX_SHARE_LOW_ESS = 0.05
 
 MODELS = ["linear", "rff_svr", "rff_gp", "rff_gp_noncentred", "bnn", "deep_rff"]
-_RESULTS: dict[tuple[str, str, int | None], SBCResult] = {}
 
 
-def _sbc(name: str, backend: str, replications: int | None) -> SBCResult:
-    key = (name, backend, replications)
-    if key not in _RESULTS:
-        seed = seed_from_name(f"validation/test_sbc.py::{name}-{backend}")
-        _RESULTS[key] = run_model_sbc(name, num_replications=replications, seed=seed, alpha=ALPHA)
-    return _RESULTS[key]
+@pytest.fixture(scope="session")
+def fit_cache(tmp_path_factory) -> Path:
+    """Shared by this run's xdist workers: each SBC run is computed once, whichever worker asks."""
+    return shared_cache_dir(tmp_path_factory)
+
+
+def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCResult:
+    seed = seed_from_name(f"validation/test_sbc.py::{name}-{backend}")
+
+    def compute() -> SBCResult:
+        return run_model_sbc(name, num_replications=replications, seed=seed, alpha=ALPHA)
+
+    return shared(f"sbc-{name}-{backend}-{replications}-{seed}", compute, cache)
 
 
 def _params(marks_for: dict[str, list]) -> list:
-    return [
-        pytest.param(
-            name, marks=[pytest.mark.xdist_group(f"sbc-{name}"), *marks_for.get(name, [])], id=name
-        )
-        for name in MODELS
-    ]
+    return [pytest.param(name, marks=marks_for.get(name, []), id=name) for name in MODELS]
 
 
 SLOW = {"bnn": [pytest.mark.slow], "deep_rff": [pytest.mark.slow]}
@@ -65,8 +69,8 @@ BNN_MIXING = pytest.mark.xfail(
 
 @pytest.mark.sbc
 @pytest.mark.parametrize("name", _params(SLOW))
-def test_sbc_ranks_uniform(name, backend, record, request):
-    result = _sbc(name, backend, request.config.getoption("--sbc-replications"))
+def test_sbc_ranks_uniform(name, backend, record, request, fit_cache):
+    result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
     record(
         replications=result.replications,
         alpha=ALPHA,
@@ -88,8 +92,8 @@ def test_sbc_ranks_uniform(name, backend, record, request):
         {"bnn": [pytest.mark.slow, BNN_MIXING], "deep_rff": [pytest.mark.slow, DEEP_RFF_MIXING]}
     ),
 )
-def test_sbc_thinned_draws_are_near_independent(name, backend, record, request):
-    result = _sbc(name, backend, request.config.getoption("--sbc-replications"))
+def test_sbc_thinned_draws_are_near_independent(name, backend, record, request, fit_cache):
+    result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
     share = result.fit_diagnostics["share_ess_below_num_draws"]
     record(
         share_ess_below_num_draws=share,
