@@ -2,7 +2,8 @@
 
 Same model (linear, degree 1, 20 inputs), same simulated data sets, same NUTS settings (300 warmup,
 300 samples, 2 chains) for all three:
-  engine      all replications x chains in one vmapped, compiled NUTS program (regmaster.sbc);
+  engine      all replications x chains in one compiled NUTS program (regmaster.sbc.fit_batched:
+              40 lanes vmapped at a time under one lax.map);
   loop/MCMC   a Python loop of numpyro MCMC.run, one per replication (how SBC tools work);
   loop/kernel a Python loop over replications of the engine's own compiled chain runner.
 Times include compilation. Usage:
@@ -64,7 +65,7 @@ def main() -> None:
     kernel_loop = time.perf_counter() - start
 
     # Execution alone, compilation excluded: both programs are compiled by now.
-    batched = jax.jit(jax.vmap(one_chain))
+    batched = sbc.batched_chains(one_chain)
     z_all = sbc.uniform_initial_points(jr.PRNGKey(4), template, n * CHAINS)
     y_rows, keys_all = jnp.repeat(y, CHAINS, axis=0), jr.split(jr.PRNGKey(5), n * CHAINS)
     jax.block_until_ready(batched(z_all, y_rows, keys_all))

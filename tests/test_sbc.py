@@ -190,3 +190,25 @@ def test_each_replication_and_chain_gets_its_own_initial_point():
     )
     starts = fit.initial_z["mu"].ravel()
     assert len(np.unique(starts)) == 8
+
+
+def test_running_lanes_in_steps_does_not_change_any_lanes_draws():
+    # 3 replications x 2 chains = 6 lanes: in one step, in steps of 4 (padded to 8), and of 1.
+    y = jr.normal(jr.PRNGKey(5), (3, 4))
+
+    def fit(lanes_per_step):
+        return sbc.fit_batched(
+            _normal_mean,
+            jr.PRNGKey(1),
+            jnp.zeros(4),
+            y,
+            num_warmup=30,
+            num_samples=20,
+            num_chains=2,
+            lanes_per_step=lanes_per_step,
+        ).samples["mu"]
+
+    together = fit(6)
+    assert together.shape == (3, 2, 20)
+    np.testing.assert_allclose(fit(4), together, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fit(1), together, rtol=1e-12, atol=1e-12)
