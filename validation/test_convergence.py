@@ -84,12 +84,13 @@ XFAIL: dict[tuple[str, str], str] = {
     ("test_ess_at_least_100_per_chain", "bnn"): f"{_BNN}. Finding: bulk ESS 48 per chain",
     ("test_no_divergences", "bnn"): f"{_BNN}. Finding: 26 divergent transitions",
     ("test_tree_depth_not_saturated", "bnn"): f"{_BNN}. Finding: 98.7% saturated",
-    # deep_rff at depth 10: 8.2% saturated here (5.1% at another seed with 1000 draws); at seed 1
-    # one chain stuck in a separate mode (R-hat 1.39 on f, ESS 2 per chain). At depth 12
+    # deep_rff at depth 10: 19.9% saturated here (8.2% before NUTS's initialisation was compiled
+    # as one program, which moved the chains' last bits; 5.1% at another seed with 1000 draws); at
+    # seed 1 one chain stuck in a separate mode (R-hat 1.39 on f, ESS 2 per chain). At depth 12
     # (deep_rff_depth12) no transition saturates (max 1535 steps) and all five checks pass, for
     # about 10% more time; at seed 1 too (R-hat 1.003, ESS 155 per chain).
     ("test_tree_depth_not_saturated", "deep_rff"): (
-        "deep_rff at depth 10 (NumPyro's default): 8.2% of transitions hit 1023 leapfrog "
+        "deep_rff at depth 10 (NumPyro's default): 19.9% of transitions hit 1023 leapfrog "
         "steps; validated at depth 12 as deep_rff_depth12"
     ),
 }
