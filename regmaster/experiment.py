@@ -173,7 +173,7 @@ def _run(names, seed, jobs, cache, data_kwargs) -> Iterator[FitOutcome]:
 def _single_worker_pools(jobs: int) -> list[ProcessPoolExecutor]:
     """``jobs`` one-process pools, each pinned to a CPU of its own when there are enough CPUs.
 
-    The CPU is set before the worker imports JAX, so XLA sizes its thread pools for one core.
+    The CPU is set before the worker imports JAX, which then starts with one core in view.
     Unpinned, two workers on two cores fit 1.5x slower (deep_rff 16.7 s against 11.2 s beside bnn,
     measured side by side); pinning after JAX is imported does not help.
     """
