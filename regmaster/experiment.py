@@ -154,11 +154,12 @@ def _run(names, seed, jobs, cache, data_kwargs) -> Iterator[FitOutcome]:
     with ExitStack() as stack:
         workers = [stack.enter_context(pool) for pool in _single_worker_pools(jobs)]
 
+        running: dict = {}
+
         def start_next(worker: ProcessPoolExecutor) -> None:
             future = worker.submit(_fit_in_worker, pending.pop(0), seed, cache, data_kwargs)
             running[future] = worker
 
-        running: dict = {}
         for worker in workers[: len(pending)]:
             start_next(worker)
         while running:

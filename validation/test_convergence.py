@@ -43,7 +43,6 @@ from regmaster.fits import (
     NutsRun,
     convergence_case,
     convergence_run,
-    shared_cache_dir,
 )
 from regmaster.seeds import seed_from_name
 
@@ -97,7 +96,7 @@ XFAIL: dict[tuple[str, str], str] = {
 
 
 def _params(test: str) -> list:
-    """One parameter per case; the five checks of a case share its run (one xdist group)."""
+    """One parameter per case; the five checks of a case share its run (fit_cache)."""
     params = []
     for name in CASES:
         marks = [pytest.mark.xdist_group(f"convergence-{name}")]
@@ -112,12 +111,6 @@ def _params(test: str) -> list:
 def _run(case: str, backend: str, cache: Path) -> NutsRun:
     seed = seed_from_name(f"validation/test_convergence.py::{case}-{backend}")
     return convergence_run(CASES[case], seed, backend, cache)
-
-
-@pytest.fixture(scope="session")
-def fit_cache(tmp_path_factory) -> Path:
-    """Where the xdist workers of this run share fits (each fit is computed once)."""
-    return shared_cache_dir(tmp_path_factory)
 
 
 @pytest.mark.parametrize("case", _params("test_rhat_below_1_01"))

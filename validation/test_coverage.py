@@ -28,15 +28,13 @@ wide (C 0.995-1.0). These are properties of the methods, not defects of the code
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import numpy as np
 import pytest
 from scipy.stats import norm
 
 from regmaster.data import NOTEBOOK_SEED, make_sinc
-from regmaster.fits import notebook_fit, shared_cache_dir
+from regmaster.fits import notebook_fit
 from regmaster.zoo import MODEL_NAMES, VARIANTS, get_spec
 
 pytestmark = pytest.mark.coverage
@@ -59,12 +57,6 @@ def _params() -> list:
         pytest.param(name, marks=pytest.mark.xdist_group(f"notebook-{name}"), id=name)
         for name in [*MODEL_NAMES, *VARIANTS]
     ]
-
-
-@pytest.fixture(scope="session")
-def fit_cache(tmp_path_factory) -> Path:
-    """Where the xdist workers of this run share fits (each fit is computed once)."""
-    return shared_cache_dir(tmp_path_factory)
 
 
 @pytest.mark.parametrize("model", _params())

@@ -34,7 +34,7 @@ from numpyro.infer.initialization import init_to_value
 
 from regmaster import exact
 from regmaster.data import make_sinc
-from regmaster.fits import shared, shared_cache_dir
+from regmaster.fits import shared
 from regmaster.inference import decaying_adam, run_map
 from regmaster.nn import LinearRegressor
 from regmaster.seeds import seed_from_name
@@ -69,7 +69,7 @@ XFAIL = {
 
 
 def _params(test: str) -> list:
-    """One parameter per model; the checks sharing a model's fits are one xdist group."""
+    """One parameter per model; the checks share a model's fits (fit_cache)."""
     params = []
     for name in ADAM:
         marks = [pytest.mark.xdist_group(f"map-{name}")]
@@ -77,12 +77,6 @@ def _params(test: str) -> list:
             marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(test, name)]))
         params.append(pytest.param(name, marks=marks, id=name))
     return params
-
-
-@pytest.fixture(scope="session")
-def fit_cache(tmp_path_factory) -> Path:
-    """Where the xdist workers of this run share fits (each fit is computed once)."""
-    return shared_cache_dir(tmp_path_factory)
 
 
 def _fit_seed(name: str, backend: str) -> int:

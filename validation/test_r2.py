@@ -25,13 +25,11 @@ about the distribution (so <= 7.5% for its 5 seeds together); every other model 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from regmaster.data import NOTEBOOK_SEED
-from regmaster.fits import notebook_fit, shared_cache_dir
+from regmaster.fits import notebook_fit
 from regmaster.zoo import MODEL_NAMES, get_spec
 
 pytestmark = pytest.mark.r2
@@ -45,17 +43,11 @@ SLOW = {"bnn", "deep_rff"}
 
 def _notebook_params() -> list:
     """One parameter per model. The checks reading its seed-666 fit (these two and the coverage
-    check) share one xdist group, so ``--dist loadgroup`` fits it once."""
+    check) share it through ``fit_cache``, so it is fitted once."""
     return [
         pytest.param(name, marks=pytest.mark.xdist_group(f"notebook-{name}"), id=name)
         for name in MODEL_NAMES
     ]
-
-
-@pytest.fixture(scope="session")
-def fit_cache(tmp_path_factory) -> Path:
-    """Where the xdist workers of this run share fits (each fit is computed once)."""
-    return shared_cache_dir(tmp_path_factory)
 
 
 def _margin(name: str, r2: float) -> float:

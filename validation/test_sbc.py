@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from regmaster.fits import shared, shared_cache_dir
+from regmaster.fits import shared
 from regmaster.sbc import SBCResult, run_model_sbc
 from regmaster.seeds import seed_from_name
 
@@ -25,12 +25,6 @@ ALPHA = 0.01
 MAX_SHARE_LOW_ESS = 0.05
 
 MODELS = ["linear", "rff_svr", "rff_gp", "rff_gp_noncentred", "bnn", "deep_rff"]
-
-
-@pytest.fixture(scope="session")
-def fit_cache(tmp_path_factory) -> Path:
-    """Shared by this run's xdist workers: each SBC run is computed once, whichever worker asks."""
-    return shared_cache_dir(tmp_path_factory)
 
 
 def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCResult:
