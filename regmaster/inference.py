@@ -49,6 +49,7 @@ def run_nuts(
     num_chains: int = 1,
     target_accept_prob: float = 0.8,
     max_tree_depth: int = 10,
+    dense_mass: bool = False,
     progress_bar: bool = False,
     **model_kwargs,
 ) -> MCMC:
@@ -57,13 +58,17 @@ def run_nuts(
     With one chain and default settings this is the notebook's
     ``MCMC(NUTS(model), num_warmup, num_samples).run(key, x, y, **kwargs)`` (same keys and
     adaptation; the initialisation is compiled as one program, which changes only rounding).
+    ``dense_mass`` adapts a full mass matrix instead of a diagonal one.
     """
     x, y = check_inputs(x, y)
     num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
     num_samples = check_positive_int("num_samples", num_samples)
     num_chains = check_positive_int("num_chains", num_chains)
     kernel = _CompiledInitNUTS(
-        model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth
+        model,
+        target_accept_prob=target_accept_prob,
+        max_tree_depth=max_tree_depth,
+        dense_mass=dense_mass,
     )
     mcmc = MCMC(
         kernel,

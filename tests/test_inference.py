@@ -55,6 +55,22 @@ def test_chains_are_one_vectorised_run_with_chain_axis():
     assert fields["diverging"].shape == (3, 30) and fields["energy"].shape == (3, 30)
 
 
+@pytest.mark.parametrize("dense_mass, shape", [(False, (3,)), (True, (3, 3))])
+def test_dense_mass_adapts_a_full_mass_matrix(dense_mass, shape):
+    mcmc = run_nuts(
+        model_linear,
+        jr.PRNGKey(2),
+        DATA.x_train,
+        DATA.y_train,
+        num_warmup=30,
+        num_samples=5,
+        dense_mass=dense_mass,
+        degree=1,
+    )
+    (inverse_mass,) = mcmc.last_state.adapt_state.inverse_mass_matrix.values()
+    assert inverse_mass.shape == shape  # w (2) and sigma (1), one block
+
+
 def test_nuts_result_converts_to_inference_data():
     mcmc = run_nuts(
         model_linear,
