@@ -212,3 +212,58 @@ def test_running_lanes_in_steps_does_not_change_any_lanes_draws():
     assert together.shape == (3, 2, 20)
     np.testing.assert_allclose(fit(4), together, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fit(1), together, rtol=1e-12, atol=1e-12)
+
+
+def test_run_sbc_hands_the_tree_depth_to_every_lane():
+    # At depth 1 a trajectory is one leapfrog step, so (nearly) every transition saturates; at
+    # the default depth 10 none of this one-parameter model's transitions do.
+    def saturated(depth):
+        result = sbc.run_sbc(
+            _normal_mean,
+            jnp.zeros(3),
+            num_replications=4,
+            key=jr.PRNGKey(3),
+            num_warmup=20,
+            num_samples=20,
+            num_draws=9,
+            max_tree_depth=depth,
+        )
+        return result.fit_diagnostics["saturated_transitions"]
+
+    assert saturated(1) >= 150  # of 4 x 2 x 20 = 160
+    assert saturated(10) == 0
+
+
+_TWO_CPU_DEVICES = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, jax.numpy as jnp, jax.random as jr, numpy as np
+jax.config.update("jax_enable_x64", True)
+import numpyro, numpyro.distributions as dist
+from regmaster import sbc
+
+def model(x, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    numpyro.sample("obs", dist.Normal(mu * jnp.ones_like(x), 1.0), obs=y)
+
+y = jr.normal(jr.PRNGKey(5), (3, 4))
+def fit(devices):
+    return sbc.fit_batched(model, jr.PRNGKey(1), jnp.zeros(4), y, num_warmup=30, num_samples=20,
+                           num_chains=2, lanes_per_step=2, devices=devices).samples["mu"]
+assert len(jax.devices("cpu")) == 2
+one, two = fit(None), fit(jax.devices("cpu"))
+assert two.shape == (3, 2, 20)
+print(float(np.abs(one - two).max()))
+"""
+
+
+def test_splitting_lanes_over_two_devices_gives_the_single_device_draws():
+    # 6 lanes, 2 per step on each of 2 devices: padded to 8. Fresh process: the device count is
+    # fixed when JAX starts.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_CPU_DEVICES], capture_output=True, text=True, check=True
+    )
+    assert float(done.stdout.strip().splitlines()[-1]) <= 1e-12
