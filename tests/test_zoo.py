@@ -1,6 +1,14 @@
 import pytest
 
-from regmaster import MODEL_NAMES, REGISTRY, DeepRFFRegressor, RFFFeatureMap, get_spec, make_sinc
+from regmaster import (
+    MODEL_NAMES,
+    REGISTRY,
+    SBC_SETTINGS,
+    DeepRFFRegressor,
+    RFFFeatureMap,
+    get_spec,
+    make_sinc,
+)
 
 # From the reference notebook's own asserts and printed table.
 NOTEBOOK = {
@@ -59,3 +67,9 @@ def test_passes_respects_direction():
 def test_unknown_model_name_raises_naming_it():
     with pytest.raises(ValueError, match="'resnet'"):
         get_spec("resnet")
+
+
+def test_every_sbc_setting_names_a_registered_nuts_model():
+    for key, settings in SBC_SETTINGS.items():
+        spec = get_spec(settings.model or key)
+        assert spec.inference == "nuts", key
