@@ -104,7 +104,6 @@ def _cmd_sbc(args) -> int:
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
 
-    get_spec(args.model)
     if args.model not in SBC_SETTINGS:
         raise ValueError(
             f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {args.model!r}"

@@ -26,6 +26,8 @@ def test_help_explains_every_fit_option(capsys):
         (["fit", "--jobs", "0"], "--jobs"),
         (["fit", "--seed", "abc"], "--seed"),
         (["frobnicate"], "invalid choice"),
+        (["sbc", "--model", "mlp_map"], "NUTS models"),
+        (["sbc", "--model", "linear", "--replications", "1"], "--replications"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(capsys, argv, message):
