@@ -164,16 +164,23 @@ def chain_runner(
     return one_chain, template, transforms
 
 
+def host_rng(key: jax.Array) -> np.random.Generator:
+    """A NumPy generator seeded by a JAX key's bits (no XLA program is compiled for it)."""
+    return np.random.default_rng(np.asarray(jr.key_data(key)).astype(np.uint32).ravel().tolist())
+
+
 def uniform_initial_points(key: jax.Array, template: Draws, batch: int, radius: float = 2.0):
     """``batch`` independent points uniform in [-radius, radius] per unconstrained coordinate."""
-    leaves, treedef = jax.tree.flatten(template)
-    keys = jr.split(key, len(leaves))
-    return jax.tree.unflatten(
-        treedef,
-        [
-            jr.uniform(k, (batch, *leaf.shape), minval=-radius, maxval=radius)
-            for k, leaf in zip(keys, leaves, strict=True)
-        ],
+    return _uniform_points(host_rng(key), template, batch, radius)
+
+
+def _uniform_points(rng: np.random.Generator, template: Draws, batch: int, radius: float):
+    # Drawn on the host: each eager jax.random call compiled a small XLA program of its own
+    # (~0.15 s each), and drawing them inside the engine's program lengthened its compilation
+    # by ~0.6 s.
+    return jax.tree.map(
+        lambda leaf: jnp.asarray(rng.uniform(-radius, radius, (batch, *leaf.shape)), leaf.dtype),
+        template,
     )
 
 
@@ -277,21 +284,23 @@ def fit_batched(
 
     run_lanes = batched_chains(one_chain, lanes_per_step, devices)
 
-    def program(key, y_batch):
-        # Initial points, keys, every lane's chain and the constraining bijections: one program
-        # (each of them run eagerly compiled a small program of its own, ~0.9 s in all).
-        key_init, key_run = jr.split(key)
-        if init_fn is None:
-            initial_z = uniform_initial_points(key_init, template, batch, init_radius)
-        else:
-            zeros = jax.tree.map(lambda v: jnp.zeros((batch, *v.shape), v.dtype), template)
-            initial_z = init_fn(key_init, zeros)
-        y_rows = jnp.repeat(y_batch, num_chains, axis=0)
-        z, *stats = run_lanes(initial_z, y_rows, jr.split(key_run, batch))
-        return initial_z, {name: transforms[name](z[name]) for name in z}, stats
-
-    initial_z, constrained, stats = jax.jit(program)(key, y_batch)
+    # Initial points and the lanes' keys (raw threefry keys) come from a host generator seeded
+    # by ``key``, so no XLA program is compiled for them.
+    rng = host_rng(key)
+    if init_fn is None:
+        initial_z = _uniform_points(rng, template, batch, init_radius)
+    else:
+        initial_z = init_fn(key, jax.tree.map(lambda v: jnp.zeros((batch, *v.shape)), template))
     _check_distinct(initial_z)
+    keys = jnp.asarray(rng.integers(0, 2**32, (batch, 2), dtype=np.uint32))
+
+    def program(initial_z, y_batch, keys):
+        # Every lane's chain and the constraining bijections: one program.
+        y_rows = jnp.repeat(y_batch, num_chains, axis=0)
+        z, *stats = run_lanes(initial_z, y_rows, keys)
+        return {name: transforms[name](z[name]) for name in z}, stats
+
+    constrained, stats = jax.jit(program)(initial_z, y_batch, keys)
     diverging, num_steps, accept, energy = stats
 
     def unbatch(a):
