@@ -33,6 +33,7 @@ MARKERS = {
     "sbc": "simulation-based calibration",
     "rff": "random Fourier features against the exact RBF kernel",
     "slow": "the heaviest checks (minutes each on 2 cores)",
+    "release": "release-gate checks too heavy for CI (tens of minutes each); run with --release",
 }
 
 # Replications per SBC test for a release; the CI default is each model's ``replications_ci`` in
@@ -50,6 +51,11 @@ def pytest_addoption(parser):
         f"regmaster.zoo.SBC_SETTINGS; release: {SBC_REPLICATIONS_RELEASE})",
     )
     group.addoption(
+        "--release",
+        action="store_true",
+        help="also run the release-gate checks (marker 'release'), skipped otherwise",
+    )
+    group.addoption(
         "--report-json",
         default=None,
         help="write every check's outcome and recorded figures to this JSON file",
@@ -59,6 +65,15 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--release"):
+        return
+    skip = pytest.mark.skip(reason="release-gate check (tens of minutes on 2 cores): --release")
+    for item in items:
+        if "release" in item.keywords:
+            item.add_marker(skip)
 
 
 def _platform_devices(platform: str) -> list:

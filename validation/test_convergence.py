@@ -63,9 +63,15 @@ CASES: dict[str, ConvergenceCase] = {
         convergence_case("rff_gp_noncentred"),
         convergence_case("deep_rff", num_samples=500),
         convergence_case("deep_rff_depth12", "deep_rff", num_samples=500, max_tree_depth=12),
+        convergence_case(
+            "bnn_depth16", "bnn", num_samples=1000, target_accept_prob=0.99, max_tree_depth=16
+        ),
     )
 }
 SLOW = {"deep_rff"}  # a documented failure (see XFAIL); its passing variant runs by default
+# bnn's variant needs ~12 000 leapfrog steps per transition, ~25 minutes on one core: too heavy
+# for the CI budget, so it runs at release (--release).
+RELEASE = {"bnn_depth16"}
 
 # Findings, measured at the seeds these checks use; other seeds in the comments.
 _BNN = (
@@ -76,8 +82,14 @@ _BNN = (
 # Settings tried on bnn (4 x 1000 draws unless stated, seed 0): target 0.95 -> 2 divergences,
 # 99.95% saturated, R-hat 1.018; depth 12 -> R-hat 1.002 and ESS 418 per chain, but 39
 # divergences and 97.5% saturated at 4095 steps (4x the cost); dense mass, target 0.9 -> 105
-# divergences, 97% saturated, R-hat 1.020. No setting within reach passes all five checks, so bnn
-# has no validated variant here: its inference is not certified by this suite.
+# divergences, 97% saturated, R-hat 1.020. With 4 x 500 draws and other seeds: longer warmup
+# (2000), dense mass with 2000 warmup, 5 or 8 hidden units, and a location-scale parametrisation
+# (tanh(W1 (x - c))) all still saturate at depth 10. Trajectories need ~6 000-12 000 leapfrog
+# steps (as Izmailov et al. 2021 found for HMC on neural networks): depth 14, target 0.9 -> R-hat
+# 1.006, 5 divergences, 2.1% saturated (mean 5 905 steps); depth 15, target 0.95 -> 1
+# divergence, 0.1% saturated; depth 15, target 0.99 -> 0 divergences, 1.8% saturated (mean
+# 12 142); depth 16, target 0.99, 4 x 500 draws -> 0 divergences, 0 saturated, R-hat 1.0102.
+# The variant bnn_depth16 (depth 16, target 0.99, 4 x 1000 draws) runs at release.
 XFAIL: dict[tuple[str, str], str] = {
     ("test_rhat_below_1_01", "bnn"): f"{_BNN}. Finding: R-hat 1.021 on sigma",
     ("test_ess_at_least_100_per_chain", "bnn"): f"{_BNN}. Finding: bulk ESS 48 per chain",
@@ -102,6 +114,8 @@ def _params(test: str) -> list:
         marks = [pytest.mark.xdist_group(f"convergence-{name}")]
         if name in SLOW:
             marks.append(pytest.mark.slow)
+        if name in RELEASE:
+            marks.append(pytest.mark.release)
         if (test, name) in XFAIL:
             marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(test, name)]))
         params.append(pytest.param(name, marks=marks, id=name))
