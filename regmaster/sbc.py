@@ -562,7 +562,7 @@ def run_model_sbc(
             f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {name!r}"
         )
     settings = SBC_SETTINGS[name]
-    spec = get_spec(settings.model or name)
+    spec = get_spec(name)
     replications = settings.replications_ci if num_replications is None else num_replications
     return run_sbc(
         spec.model,
