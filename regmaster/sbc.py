@@ -498,7 +498,7 @@ def run_sbc(
         {k: v.reshape(shape[0], -1, *v.shape[3:]) for k, v in fit.samples.items()}, y
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
-    rng = np.random.default_rng(np.asarray(jr.key_data(key_rank)).astype(np.uint32))
+    rng = host_rng(key_rank)
     ranks = ranks_of(np.asarray(truth), thin(all_draws, num_draws), rng)
     pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, rng)
     seconds = time.perf_counter() - start
