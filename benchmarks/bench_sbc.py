@@ -137,6 +137,12 @@ def main() -> None:
         f"{len(devices)} devices {engine_split_run:.2f} s, loop/kernel {kernel_loop_run:.2f} s; "
         f"ratios {kernel_loop_run / engine_run:.1f}x, {kernel_loop_run / engine_split_run:.1f}x"
     )
+    fixed = engine - engine_run
+    print(
+        f"engine's fixed cost (tracing, lowering, compiling) {fixed:.2f} s: with compilation "
+        f"counted, no engine with that cost beats the kernel loop by more than "
+        f"{kernel_loop / fixed:.1f}x"
+    )
     print(f"divergences in the engine's fits: {int(fit.diverging.sum())}")
 
 
