@@ -78,11 +78,15 @@ def main() -> None:
     run_replication = jax.jit(jax.vmap(one_chain, in_axes=(0, None, 0)))
     z0 = sbc.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
     keys = jr.split(jr.PRNGKey(3), n * CHAINS).reshape(n, CHAINS, -1)
-    for r in range(n):
-        out = run_replication(
-            jax.tree.map(lambda v, r=r: v[r * CHAINS : (r + 1) * CHAINS], z0), y[r], keys[r]
-        )
-    jax.block_until_ready(out)
+
+    def run_kernel_loop():
+        for r in range(n):
+            out = run_replication(
+                jax.tree.map(lambda v, r=r: v[r * CHAINS : (r + 1) * CHAINS], z0), y[r], keys[r]
+            )
+        jax.block_until_ready(out)
+
+    run_kernel_loop()
     kernel_loop = time.perf_counter() - start
 
     # Execution alone, compilation excluded: each program is compiled before it is timed.
@@ -97,11 +101,7 @@ def main() -> None:
         executions.append(time.perf_counter() - start)
     engine_run, engine_split_run = executions
     start = time.perf_counter()
-    for r in range(n):
-        out = run_replication(
-            jax.tree.map(lambda v, r=r: v[r * CHAINS : (r + 1) * CHAINS], z0), y[r], keys[r]
-        )
-    jax.block_until_ready(out)
+    run_kernel_loop()
     kernel_loop_run = time.perf_counter() - start
 
     start = time.perf_counter()

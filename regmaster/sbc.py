@@ -207,12 +207,12 @@ def batched_chains(one_chain, lanes_per_step: int = LANES_PER_STEP, devices=None
     """
     lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
     devices = list(devices) if devices is not None else []
-    mesh = jax.sharding.Mesh(np.array(devices), ("lanes",)) if len(devices) > 1 else None
 
     def run_share(lanes):
         return jax.lax.map(lambda lane: one_chain(*lane), lanes, batch_size=lanes_per_step)
 
-    if mesh is not None:
+    if len(devices) > 1:
+        mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
         spec = jax.sharding.PartitionSpec("lanes")
         run_share = jax.shard_map(
             run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False

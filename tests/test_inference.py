@@ -19,35 +19,25 @@ from regmaster.diagnostics import to_inference_data
 DATA = make_sinc(7, n_train=30)
 
 
+def _nuts_on_linear(seed: int, **settings):
+    """run_nuts on the degree-1 linear model and the training data."""
+    return run_nuts(
+        model_linear, jr.PRNGKey(seed), DATA.x_train, DATA.y_train, degree=1, **settings
+    )
+
+
 def test_one_chain_run_nuts_follows_the_notebooks_mcmc_call():
     # Same kernel, keys and adaptation as the notebook's call; only the initialisation is compiled
     # as one program, which changes the last bits (measured: draws differ by <= 2e-5 after 90
     # iterations). A different key or algorithm would give draws differing by ~the posterior sd.
-    ours = run_nuts(
-        model_linear,
-        jr.PRNGKey(0),
-        DATA.x_train,
-        DATA.y_train,
-        num_warmup=50,
-        num_samples=40,
-        degree=1,
-    )
+    ours = _nuts_on_linear(0, num_warmup=50, num_samples=40)
     theirs = MCMC(NUTS(model_linear), num_warmup=50, num_samples=40, progress_bar=False)
     theirs.run(jr.PRNGKey(0), DATA.x_train, DATA.y_train, degree=1)
     np.testing.assert_allclose(ours.get_samples()["w"], theirs.get_samples()["w"], atol=1e-3)
 
 
 def test_chains_are_one_vectorised_run_with_chain_axis():
-    mcmc = run_nuts(
-        model_linear,
-        jr.PRNGKey(1),
-        DATA.x_train,
-        DATA.y_train,
-        num_warmup=50,
-        num_samples=30,
-        num_chains=3,
-        degree=1,
-    )
+    mcmc = _nuts_on_linear(1, num_warmup=50, num_samples=30, num_chains=3)
     w = mcmc.get_samples(group_by_chain=True)["w"]
     assert w.shape == (3, 30, 2)
     assert not np.allclose(w[0], w[1])
@@ -57,31 +47,13 @@ def test_chains_are_one_vectorised_run_with_chain_axis():
 
 @pytest.mark.parametrize("dense_mass, shape", [(False, (3,)), (True, (3, 3))])
 def test_dense_mass_adapts_a_full_mass_matrix(dense_mass, shape):
-    mcmc = run_nuts(
-        model_linear,
-        jr.PRNGKey(2),
-        DATA.x_train,
-        DATA.y_train,
-        num_warmup=30,
-        num_samples=5,
-        dense_mass=dense_mass,
-        degree=1,
-    )
+    mcmc = _nuts_on_linear(2, num_warmup=30, num_samples=5, dense_mass=dense_mass)
     (inverse_mass,) = mcmc.last_state.adapt_state.inverse_mass_matrix.values()
     assert inverse_mass.shape == shape  # w (2) and sigma (1), one block
 
 
 def test_nuts_result_converts_to_inference_data():
-    mcmc = run_nuts(
-        model_linear,
-        jr.PRNGKey(2),
-        DATA.x_train,
-        DATA.y_train,
-        num_warmup=30,
-        num_samples=20,
-        num_chains=2,
-        degree=1,
-    )
+    mcmc = _nuts_on_linear(2, num_warmup=30, num_samples=20, num_chains=2)
     idata = to_inference_data(mcmc)
     assert idata.posterior["w"].shape == (2, 20, 2)
     assert "diverging" in idata.sample_stats
@@ -110,7 +82,7 @@ def test_predict_from_samples_has_one_row_per_draw():
 def test_bad_nuts_sizes_raise_naming_the_argument(argument):
     sizes = {"num_warmup": 10, "num_samples": 10, argument: 0}
     with pytest.raises(ValueError, match=argument):
-        run_nuts(model_linear, jr.PRNGKey(0), DATA.x_train, DATA.y_train, degree=1, **sizes)
+        _nuts_on_linear(0, **sizes)
 
 
 def test_nan_data_is_refused_before_sampling():
