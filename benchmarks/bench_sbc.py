@@ -3,14 +3,19 @@
 Same model (linear, degree 1, 20 inputs), same simulated data sets, same NUTS settings (300 warmup,
 300 samples, 2 chains) for all three:
   engine      all replications x chains in one compiled NUTS program (regmaster.sbc.fit_batched:
-              40 lanes vmapped at a time under one lax.map), on one CPU device, then split over
-              one CPU device per core (XLA_FLAGS=--xla_force_host_platform_device_count, set
-              here before JAX starts; the loops and the one-device engine use the first only);
+              lanes vmapped 40 at a time under one lax.map on a CPU, all at once on a GPU), on
+              one device, then split over every device (on a CPU one per core:
+              XLA_FLAGS=--xla_force_host_platform_device_count, set here before JAX starts; the
+              loops and the one-device engine use the first only);
   loop/MCMC   a Python loop of numpyro MCMC.run, one per replication (how SBC tools work);
   loop/kernel a Python loop over replications of the engine's own compiled chain runner.
 Times include compilation. Usage:
-    python benchmarks/bench_sbc.py [--replications N] [--mcmc-replications K]
-With K < N the MCMC loop runs K replications and its time per replication is scaled to N.
+    python benchmarks/bench_sbc.py [--replications N] [--mcmc-replications K] [--backend gpu]
+With K < N the MCMC loop runs K replications and its time per replication is scaled to N;
+``--loop-replications J`` does the same for the kernel loop. Each time is printed as it is taken.
+``--backend gpu`` runs every contender on the first GPU (the split engine uses every GPU and is
+left out when there is one). The execution-only lines also time the engine with every lane in one
+vmap (``lanes_per_step`` = all lanes), the better layout where a step costs latency, not work.
 """
 
 from __future__ import annotations
@@ -39,13 +44,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=200)
     parser.add_argument("--mcmc-replications", type=int, default=None)
+    parser.add_argument("--loop-replications", type=int, default=None)
+    parser.add_argument("--backend", choices=("cpu", "gpu"), default="cpu")
     args = parser.parse_args()
-    n = args.replications
-    k = args.mcmc_replications or n
+    try:
+        devices = jax.devices(args.backend)
+    except RuntimeError:
+        parser.error(f"--backend {args.backend}: JAX sees no such device ({jax.devices()})")
+    with jax.default_device(devices[0]):
+        n = args.replications
+        compare(n, args.mcmc_replications or n, args.loop_replications or n, devices)
+
+
+def progress(label: str, seconds: float) -> None:
+    print(f"  measured {label}: {seconds:.2f} s", flush=True)
+
+
+def compare(n: int, k: int, j: int, devices: list) -> None:
+    """Time the three contenders on ``n`` replications (the MCMC loop on ``k``, the kernel loop
+    on ``j``, each scaled to ``n``)."""
     x = jnp.linspace(-10.0, 10.0, 20)
     _, y = sbc.simulate(model_linear, jr.PRNGKey(0), x, n, degree=1)
-
-    devices = jax.devices("cpu")
+    platform = devices[0].platform.upper()
+    split = len(devices) > 1
 
     def engine_fit(key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None):
         return sbc.fit_batched(
@@ -67,9 +88,13 @@ def main() -> None:
     start = time.perf_counter()
     fit = engine_fit(jr.PRNGKey(1), y)
     engine = time.perf_counter() - start
-    start = time.perf_counter()
-    engine_fit(jr.PRNGKey(1), y, on=devices)
-    engine_split = time.perf_counter() - start
+    progress("engine", engine)
+    engine_split = float("nan")
+    if split:
+        start = time.perf_counter()
+        engine_fit(jr.PRNGKey(1), y, on=devices)
+        engine_split = time.perf_counter() - start
+        progress("engine split", engine_split)
 
     start = time.perf_counter()
     one_chain, template, _ = sbc.chain_runner(
@@ -79,30 +104,38 @@ def main() -> None:
     z0 = sbc.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
     keys = jr.split(jr.PRNGKey(3), n * CHAINS).reshape(n, CHAINS, -1)
 
-    def run_kernel_loop():
-        for r in range(n):
+    def run_kernel_loop(first: int, stop: int) -> float:
+        start, out = time.perf_counter(), None
+        for r in range(first, stop):
             out = run_replication(
                 jax.tree.map(lambda v, r=r: v[r * CHAINS : (r + 1) * CHAINS], z0), y[r], keys[r]
             )
         jax.block_until_ready(out)
+        return time.perf_counter() - start
 
-    run_kernel_loop()
-    kernel_loop = time.perf_counter() - start
+    # The first replication pays the compilation; the others are scaled from j - 1 to n - 1.
+    kernel_loop = time.perf_counter() - start + run_kernel_loop(0, 1)
+    kernel_loop += run_kernel_loop(1, j) * (n - 1) / max(j - 1, 1) if n > 1 else 0.0
+    progress("loop/kernel (scaled)", kernel_loop)
 
     # Execution alone, compilation excluded: each program is compiled before it is timed.
     z_all = sbc.uniform_initial_points(jr.PRNGKey(4), template, n * CHAINS)
     y_rows, keys_all = jnp.repeat(y, CHAINS, axis=0), jr.split(jr.PRNGKey(5), n * CHAINS)
     executions = []
-    for on in (None, devices):
-        batched = sbc.batched_chains(one_chain, devices=on)
+    layouts = [(sbc.LANES_PER_STEP, None), (n * CHAINS, None)] + (
+        [(sbc.LANES_PER_STEP, devices)] if split else []
+    )
+    for lanes, on in layouts:
+        batched = sbc.batched_chains(one_chain, lanes_per_step=lanes, devices=on)
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         start = time.perf_counter()
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         executions.append(time.perf_counter() - start)
-    engine_run, engine_split_run = executions
-    start = time.perf_counter()
-    run_kernel_loop()
-    kernel_loop_run = time.perf_counter() - start
+        progress(f"execution, {lanes} lanes per step on {len(on or [0])} device(s)", executions[-1])
+    engine_run, engine_one_vmap_run = executions[:2]
+    engine_split_run = executions[2] if split else float("nan")
+    kernel_loop_run = run_kernel_loop(0, j) * n / j
+    progress("execution, loop/kernel (scaled)", kernel_loop_run)
 
     start = time.perf_counter()
     for r in range(k):
@@ -119,13 +152,14 @@ def main() -> None:
     mcmc_loop = (time.perf_counter() - start) * n / k
 
     scaled = "" if k == n else f" (measured on {k}, scaled to {n})"
+    loop_scaled = "" if j == n else f" (measured on {j}, scaled to {n})"
     print(f"linear, {n} replications x {CHAINS} chains, {WARMUP}+{SAMPLES} iterations")
-    print(f"engine       {engine:8.1f} s  {n / engine:8.1f} replications/s  (1 CPU device)")
+    print(f"engine       {engine:8.1f} s  {n / engine:8.1f} replications/s  (1 {platform} device)")
     print(
         f"engine split {engine_split:8.1f} s  {n / engine_split:8.1f} replications/s  "
-        f"({len(devices)} CPU devices)"
+        f"({len(devices)} {platform} devices)"
     )
-    print(f"loop/kernel  {kernel_loop:8.1f} s  {n / kernel_loop:8.1f} replications/s")
+    print(f"loop/kernel  {kernel_loop:8.1f} s  {n / kernel_loop:8.1f} replications/s{loop_scaled}")
     print(f"loop/MCMC    {mcmc_loop:8.1f} s  {n / mcmc_loop:8.2f} replications/s{scaled}")
     for label, seconds in (("engine", engine), (f"engine on {len(devices)} devices", engine_split)):
         print(
@@ -136,6 +170,11 @@ def main() -> None:
         f"execution alone (compiled once before): engine {engine_run:.2f} s, on "
         f"{len(devices)} devices {engine_split_run:.2f} s, loop/kernel {kernel_loop_run:.2f} s; "
         f"ratios {kernel_loop_run / engine_run:.1f}x, {kernel_loop_run / engine_split_run:.1f}x"
+    )
+    print(
+        f"execution alone, all {n * CHAINS} lanes in one vmap: {engine_one_vmap_run:.2f} s "
+        f"({kernel_loop_run / engine_one_vmap_run:.1f}x over loop/kernel; "
+        f"{engine_one_vmap_run / engine_run:.2f} of the {sbc.LANES_PER_STEP}-lane time)"
     )
     fixed = engine - engine_run
     print(

@@ -6,8 +6,9 @@ Exact inference makes every r uniform on {0, ..., L}; :mod:`regmaster.stats` tes
 correction over all tests of all quantities keeps the family-wise false-alarm rate <= alpha.
 
 All replications and all chains are one compiled program: NumPyro's functional NUTS kernel,
-vmapped over a few dozen (replication, chain) lanes at a time under one ``lax.map``; every
-replication and chain has its own initial point, key and warmup adaptation.
+vmapped over (replication, chain) lanes, a few dozen at a time under one ``lax.map`` on a CPU and
+all at once on an accelerator; every replication and chain has its own initial point, key and
+warmup adaptation.
 """
 
 from __future__ import annotations
@@ -189,13 +190,31 @@ def _uniform_points(rng: np.random.Generator, template: Draws, batch: int, radiu
 # model, 200 replications x 2 chains, 300 + 300 iterations, 2-core CPU (execution only): 5.8 s
 # with all 400 lanes in one vmap, 4.5 s with 100 per step, 3.9 s with 40, 4.8 s with 20, 6.3 s
 # with 8 (per-step overhead takes over). Mean trajectory 5.6 leapfrog steps; the longest of 400
-# lanes at each transition averaged 27-28.
+# lanes at each transition averaged 27-28. On a GPU a step costs its launch latency rather than its
+# lanes' work: same model and sizes on one H200 (jax 0.11.2), 6.5 s with all 400 lanes in one vmap
+# against 24.1 s with 40 per step (benchmarks/bench_sbc.py --backend gpu). So the default is 40
+# lanes per step on a CPU and every lane in one step elsewhere.
 LANES_PER_STEP = 40
 
 
-def batched_chains(one_chain, lanes_per_step: int = LANES_PER_STEP, devices=None):
+def default_lanes_per_step(platform: str, lanes: int) -> int:
+    """Lanes vmapped per step when none is asked for: :data:`LANES_PER_STEP` on ``"cpu"``, all
+    ``lanes`` on an accelerator (measured above)."""
+    return min(LANES_PER_STEP, lanes) if platform == "cpu" else lanes
+
+
+def _current_platform(devices: list) -> str:
+    # The platform the program will run on: the first given device, else the default device
+    # (``jax.default_device`` included), read off a host value put there (nothing compiles).
+    if devices:
+        return devices[0].platform
+    return next(iter(jax.device_put(np.zeros(())).devices())).platform
+
+
+def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
     """``run(z0, y_rows, keys)``, compiled: ``one_chain`` (see :func:`chain_runner`) on every lane
-    (leading axis), ``lanes_per_step`` lanes vmapped at a time under one ``lax.map``.
+    (leading axis), ``lanes_per_step`` lanes vmapped at a time under one ``lax.map`` (``None``:
+    :func:`default_lanes_per_step` for the platform).
 
     A batch that ``lanes_per_step`` does not divide is padded with copies of its last lane (and
     the copies dropped), so the program holds one NUTS kernel, not a second for the remainder.
@@ -205,22 +224,26 @@ def batched_chains(one_chain, lanes_per_step: int = LANES_PER_STEP, devices=None
     a last-bit difference into different (equally valid) draws: a seed gives the same numbers for
     the same device count.
     """
-    lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
+    if lanes_per_step is not None:
+        lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
     devices = list(devices) if devices is not None else []
-
-    def run_share(lanes):
-        return jax.lax.map(lambda lane: one_chain(*lane), lanes, batch_size=lanes_per_step)
-
-    if len(devices) > 1:
-        mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
-        spec = jax.sharding.PartitionSpec("lanes")
-        run_share = jax.shard_map(
-            run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
-        )
+    platform = _current_platform(devices)
+    num_devices = max(len(devices), 1)
 
     def run(z0, y_rows, keys):
         batch = y_rows.shape[0]
-        group = lanes_per_step * max(len(devices), 1)
+        per_step = lanes_per_step or default_lanes_per_step(platform, -(-batch // num_devices))
+
+        def run_share(lanes):
+            return jax.lax.map(lambda lane: one_chain(*lane), lanes, batch_size=per_step)
+
+        if num_devices > 1:
+            mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
+            spec = jax.sharding.PartitionSpec("lanes")
+            run_share = jax.shard_map(
+                run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
+            )
+        group = per_step * num_devices
         pad = -(-batch // group) * group - batch
 
         def padded(a):
@@ -245,7 +268,7 @@ def fit_batched(
     max_tree_depth: int = 10,
     init_radius: float = 2.0,
     init_fn: Callable[[jax.Array, Draws], Draws] | None = None,
-    lanes_per_step: int = LANES_PER_STEP,
+    lanes_per_step: int | None = None,
     devices=None,
     **model_kwargs,
 ) -> BatchedFit:
@@ -256,7 +279,8 @@ def fit_batched(
     mass matrix. ``init_fn(key, template)`` overrides the initial points (for tests of the harness).
 
     The (replication, chain) lanes run ``lanes_per_step`` at a time, vmapped, under one
-    ``lax.map`` (:data:`LANES_PER_STEP`); with several ``devices`` (for example CPU devices made by
+    ``lax.map`` (default: :func:`default_lanes_per_step`, 40 on a CPU, all on a GPU; the draws do
+    not depend on it); with several ``devices`` (for example CPU devices made by
     ``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one per core) each runs its share.
     """
     x, _ = check_inputs(x)

@@ -7,6 +7,7 @@ m = S X'y / s^2. Faults are injected into its posterior draws.
 
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -212,6 +213,16 @@ def test_running_lanes_in_steps_does_not_change_any_lanes_draws():
     assert together.shape == (3, 2, 20)
     np.testing.assert_allclose(fit(4), together, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fit(1), together, rtol=1e-12, atol=1e-12)
+
+
+def test_lanes_per_step_defaults_to_forty_on_a_cpu_and_every_lane_on_an_accelerator():
+    # The layouts measured fastest (regmaster/sbc.py, beside LANES_PER_STEP): on a CPU 40 lanes
+    # per step, never more than there are lanes; on a GPU every lane in one vmap.
+    assert sbc.default_lanes_per_step("cpu", 400) == 40
+    assert sbc.default_lanes_per_step("cpu", 6) == 6
+    assert sbc.default_lanes_per_step("gpu", 400) == 400
+    with jax.default_device(jax.devices("cpu")[0]):
+        assert sbc._current_platform([]) == "cpu"
 
 
 def test_run_sbc_hands_the_tree_depth_to_every_lane():
