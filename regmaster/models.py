@@ -119,14 +119,19 @@ def model_rff_gp_noncentred(x, y=None, *, rff: RFFFeatureMap):
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)
 
 
-def model_deep_rff(x, y=None, *, deep_rff: DeepRFFRegressor):
-    """Two-layer RFF deep GP: W1 ~ N(0, 1), w2 ~ N(0, 1), sigma ~ HalfNormal(0.1)."""
+def model_deep_rff(x, y=None, *, deep_rff: DeepRFFRegressor, sigma_scale: float = 0.1):
+    """Two-layer RFF deep GP: W1 ~ N(0, 1), w2 ~ N(0, 1), sigma ~ HalfNormal(sigma_scale).
+
+    The notebook's noise prior is HalfNormal(0.1); the SBC variant ``deep_rff_smooth``
+    (:data:`regmaster.zoo.SBC_SETTINGS`) widens it.
+    """
     x, y = check_inputs(x, y)
+    sigma_scale = check_positive_float("sigma_scale", sigma_scale)
     D1 = deep_rff.rff1.n_features
     D2 = deep_rff.rff2.n_features
     W1 = numpyro.sample("W1", dist.Normal(jnp.zeros((D1, deep_rff.inner_dim)), 1.0))
     w2 = numpyro.sample("w2", dist.Normal(jnp.zeros(D2), 1.0))
     mod = eqx.tree_at(lambda m: (m.W1, m.w2), deep_rff, (W1, w2))
     f = numpyro.deterministic("f", mod(x))
-    sigma = numpyro.sample("sigma", dist.HalfNormal(0.1))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_scale))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)

@@ -574,7 +574,8 @@ def run_model_sbc(
     inference_model=None,
     devices=None,
 ) -> SBCResult:
-    """SBC of a registered NUTS model with its :data:`regmaster.zoo.SBC_SETTINGS`.
+    """SBC of a registered NUTS model (or an SBC variant of one) with its
+    :data:`regmaster.zoo.SBC_SETTINGS`.
 
     The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
     """
@@ -586,8 +587,12 @@ def run_model_sbc(
             f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {name!r}"
         )
     settings = SBC_SETTINGS[name]
-    spec = get_spec(name)
+    spec = get_spec(settings.model or name)
     replications = settings.replications_ci if num_replications is None else num_replications
+    model_keys = make_sinc().model_keys
+    kwargs = spec.kwargs(model_keys)
+    if settings.model_kwargs is not None:
+        kwargs.update(settings.model_kwargs(model_keys[spec.module_key]))
     return run_sbc(
         spec.model,
         settings.design(),
@@ -604,5 +609,5 @@ def run_model_sbc(
         alpha=alpha,
         name=name,
         devices=devices,
-        **spec.kwargs(make_sinc().model_keys),
+        **kwargs,
     )

@@ -70,6 +70,18 @@ def _deep_rff(key):
     return {"deep_rff": DeepRFFRegressor(n_features_1=15, n_features_2=10, inner_dim=4, key=key)}
 
 
+def _deep_rff_smooth(key):
+    # At lengthscale 1 on [-10, 10] the prior's functions wiggle on the scale of the SBC design's
+    # point spacing (1.05), and with noise sd ~ HalfNormal(0.1) the likelihood is sharp: a data
+    # set of 20 points then leaves a multimodal posterior that NUTS does not mix over
+    # (validation/test_sbc.py). Lengthscales 4 (inner) and 2 (outer) make the prior's functions
+    # smooth on the design's scale; sigma ~ HalfNormal(0.5) widens the noise.
+    module = DeepRFFRegressor(
+        n_features_1=15, n_features_2=10, inner_dim=4, lengthscale_1=4.0, lengthscale_2=2.0, key=key
+    )
+    return {"deep_rff": module, "sigma_scale": 0.5}
+
+
 _SPECS = [
     ModelSpec(
         name="linear",
@@ -218,6 +230,9 @@ class SBCSettings:
     ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
     models whose weights are not identified (hidden-unit permutations, sign flips, exchangeable
     inner units) rank only invariant quantities: sigma, f at ``probe_x``, and the log-likelihood.
+    A variant names the registered ``model`` it calibrates (default: its own key);
+    ``model_kwargs(key)``, if given, returns keyword arguments that replace that model's (fixed
+    modules built anew from the same notebook key, or a changed prior).
     """
 
     num_points: int
@@ -229,6 +244,8 @@ class SBCSettings:
     parameters: tuple[str, ...] | None = None
     probe_x: tuple[float, ...] = (-5.0, 0.0, 5.0)
     replications_ci: int = 200
+    model: str | None = None
+    model_kwargs: Callable[[jax.Array], dict[str, Any]] | None = None
 
     def design(self) -> jax.Array:
         """Fixed inputs on the notebook's range [-10, 10]."""
@@ -261,5 +278,18 @@ SBC_SETTINGS: dict[str, SBCSettings] = {
     ),
     "deep_rff": SBCSettings(
         num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=20
+    ),
+    # deep_rff's passing variant (_deep_rff_smooth): smooth features and a wider noise prior.
+    # Share of (replication, quantity) bulk ESS below 99 / max R-hat: exploratory, 20 replications
+    # on seeds 1, 2, 3: 0% / 1.022, 0% / 1.037, 2% / 1.031; at the test's seed 0% / 1.036 (20),
+    # 3% / 1.35 (100, ~7 min on 2 cores).
+    "deep_rff_smooth": SBCSettings(
+        num_points=20,
+        num_warmup=200,
+        num_samples=200,
+        parameters=("sigma",),
+        replications_ci=100,
+        model="deep_rff",
+        model_kwargs=_deep_rff_smooth,
     ),
 }

@@ -165,6 +165,7 @@ def test_bad_data_raises_value_error_naming_it(model, kwargs, x, y, message):
         (model_mlp_dropout, {"hidden_dim": 3, "dropout_rate": -0.5}, "dropout_rate"),
         (model_mlp_dropout, {"hidden_dim": 0, "dropout_rate": 0.1}, "hidden_dim"),
         (model_bnn, {"hidden_dim": 3, "prior_scale": 0.0}, "prior_scale"),
+        (model_deep_rff, {"deep_rff": DEEP, "sigma_scale": -0.5}, "sigma_scale"),
     ],
 )
 def test_bad_model_arguments_raise_naming_the_argument(model, kwargs, argument):

@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 
 from regmaster import (
@@ -70,5 +72,10 @@ def test_unknown_model_name_raises_naming_it():
 
 
 def test_every_sbc_setting_names_a_registered_nuts_model():
-    for name in SBC_SETTINGS:
-        assert get_spec(name).inference == "nuts", name
+    keys = make_sinc().model_keys
+    for name, settings in SBC_SETTINGS.items():
+        spec = get_spec(settings.model or name)
+        assert spec.inference == "nuts", name
+        if settings.model_kwargs is not None:
+            replaced = settings.model_kwargs(keys[spec.module_key])
+            assert set(replaced) <= set(inspect.signature(spec.model).parameters), name

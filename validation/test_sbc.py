@@ -24,7 +24,15 @@ ALPHA = 0.01
 # (a health check, not a statistical test).
 MAX_SHARE_LOW_ESS = 0.05
 
-MODELS = ["linear", "rff_svr", "rff_gp", "rff_gp_noncentred", "bnn", "deep_rff"]
+MODELS = [
+    "linear",
+    "rff_svr",
+    "rff_gp",
+    "rff_gp_noncentred",
+    "bnn",
+    "deep_rff",
+    "deep_rff_smooth",
+]
 
 
 def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCResult:
@@ -40,7 +48,7 @@ def _params(marks_for: dict[str, list]) -> list:
     return [pytest.param(name, marks=marks_for.get(name, []), id=name) for name in MODELS]
 
 
-SLOW = {name: [pytest.mark.slow] for name in ("bnn", "deep_rff")}
+SLOW = {name: [pytest.mark.slow] for name in ("bnn", "deep_rff", "deep_rff_smooth")}
 
 # Finding: NUTS does not mix on some prior-simulated data sets of deep_rff, so its thinned draws
 # are not near-independent there. Measured with the test's seed (20 replications): 50% of
@@ -54,9 +62,16 @@ SLOW = {name: [pytest.mark.slow] for name in ("bnn", "deep_rff")}
 # 5 data points -> 32% / 2.05; and, changing the law, sigma ~ HalfNormal(1) instead of
 # HalfNormal(0.1) -> 12% / 1.59 (one inner unit: 22% / 1.07; 500 warmup and target 0.95: 11% /
 # 1.08, with 500 draws: 11% / 1.61; one inner unit, 500 warmup, 400 draws, target 0.95: 9% /
-# 1.71); HalfNormal(0.5), 500 warmup, 500 draws, target 0.95 -> 6% / 1.53. No passing variant:
-# the posterior stays multimodal. bnn needed 400 draws per chain
-# (regmaster.zoo.SBC_SETTINGS).
+# 1.71); HalfNormal(0.5), 500 warmup, 500 draws, target 0.95 -> 6% / 1.53; 4 chains x (500 +
+# 500), target 0.95: 38% / 1.73 (2979 divergences, 4290 saturated transitions) at the notebook's
+# prior, 1% / 1.055 with HalfNormal(0.5) but 12% / 1.92 at this test's seed; 100 data points
+# (the notebook's size): 12% / 1.20; feature lengthscales 4 and 2 (instead of 1 and 1): 6% /
+# 1.056 and 4% / 1.054 on two seeds (12% / 1.36 and 5% / 1.04 with lengthscale 4 inside only;
+# 4 chains x 400 draws 8% / 1.28). Cause: the prior's functions wiggle on the design's point
+# spacing and its noise is small, so a data set leaves f unidentified and the posterior
+# multimodal. The passing variant, deep_rff_smooth, removes both: lengthscales 4 and 2 and
+# sigma ~ HalfNormal(0.5) (exploratory seeds 1, 2, 3: 0% / 1.022, 0% / 1.037, 2% / 1.031).
+# bnn needed 400 draws per chain (regmaster.zoo.SBC_SETTINGS).
 DEEP_RFF_MIXING = pytest.mark.xfail(
     strict=True,
     reason="deep_rff NUTS fits mix poorly: 50% of (replication, quantity) bulk ESS < 99, "
