@@ -14,8 +14,8 @@ Times include compilation. Usage:
 With K < N the MCMC loop runs K replications and its time per replication is scaled to N;
 ``--loop-replications J`` does the same for the kernel loop. Each time is printed as it is taken.
 ``--backend gpu`` runs every contender on the first GPU (the split engine uses every GPU and is
-left out when there is one). The execution-only lines also time the engine with every lane in one
-vmap (``lanes_per_step`` = all lanes), the better layout where a step costs latency, not work.
+left out when there is one). The execution-only lines also time the other layout of lanes (all
+in one vmap on a CPU, 40 per step on a GPU; see regmaster.sbc.default_lanes_per_step).
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     fit = engine_fit(jr.PRNGKey(1), y)
     engine = time.perf_counter() - start
     progress("engine", engine)
-    engine_split = float("nan")
     if split:
         start = time.perf_counter()
         engine_fit(jr.PRNGKey(1), y, on=devices)
@@ -121,19 +120,22 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     # Execution alone, compilation excluded: each program is compiled before it is timed.
     z_all = sbc.uniform_initial_points(jr.PRNGKey(4), template, n * CHAINS)
     y_rows, keys_all = jnp.repeat(y, CHAINS, axis=0), jr.split(jr.PRNGKey(5), n * CHAINS)
+    # The engine's own layout (the platform's default lanes per step), the other layout, and the
+    # engine split over every device.
+    lanes = sbc.default_lanes_per_step(devices[0].platform, n * CHAINS)
+    other_lanes = sbc.LANES_PER_STEP if lanes != sbc.LANES_PER_STEP else n * CHAINS
+    layouts = [(lanes, None), (other_lanes, None)] + ([(lanes, devices)] if split else [])
     executions = []
-    layouts = [(sbc.LANES_PER_STEP, None), (n * CHAINS, None)] + (
-        [(sbc.LANES_PER_STEP, devices)] if split else []
-    )
-    for lanes, on in layouts:
-        batched = sbc.batched_chains(one_chain, lanes_per_step=lanes, devices=on)
+    for per_step, on in layouts:
+        batched = sbc.batched_chains(one_chain, lanes_per_step=per_step, devices=on)
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         start = time.perf_counter()
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         executions.append(time.perf_counter() - start)
-        progress(f"execution, {lanes} lanes per step on {len(on or [0])} device(s)", executions[-1])
-    engine_run, engine_one_vmap_run = executions[:2]
-    engine_split_run = executions[2] if split else float("nan")
+        progress(
+            f"execution, {per_step} lanes per step on {len(on or [0])} device(s)", executions[-1]
+        )
+    engine_run, other_layout_run = executions[:2]
     kernel_loop_run = run_kernel_loop(0, j) * n / j
     progress("execution, loop/kernel (scaled)", kernel_loop_run)
 
@@ -154,27 +156,30 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     scaled = "" if k == n else f" (measured on {k}, scaled to {n})"
     loop_scaled = "" if j == n else f" (measured on {j}, scaled to {n})"
     print(f"linear, {n} replications x {CHAINS} chains, {WARMUP}+{SAMPLES} iterations")
-    print(f"engine       {engine:8.1f} s  {n / engine:8.1f} replications/s  (1 {platform} device)")
-    print(
-        f"engine split {engine_split:8.1f} s  {n / engine_split:8.1f} replications/s  "
-        f"({len(devices)} {platform} devices)"
-    )
+    engines = [("engine", engine, engine_run, f"1 {platform} device")]
+    if split:
+        engines.append(
+            ("engine split", engine_split, executions[2], f"{len(devices)} {platform} devices")
+        )
+    for label, seconds, _, where in engines:
+        print(f"{label:12} {seconds:8.1f} s  {n / seconds:8.1f} replications/s  ({where})")
     print(f"loop/kernel  {kernel_loop:8.1f} s  {n / kernel_loop:8.1f} replications/s{loop_scaled}")
     print(f"loop/MCMC    {mcmc_loop:8.1f} s  {n / mcmc_loop:8.2f} replications/s{scaled}")
-    for label, seconds in (("engine", engine), (f"engine on {len(devices)} devices", engine_split)):
+    for label, seconds, _, where in engines:
         print(
-            f"{label} speed-up: {mcmc_loop / seconds:.0f}x over loop/MCMC (target >= 100x), "
-            f"{kernel_loop / seconds:.1f}x over loop/kernel (target >= 3x)"
+            f"{label} ({where}) speed-up: {mcmc_loop / seconds:.0f}x over loop/MCMC (target "
+            f">= 100x), {kernel_loop / seconds:.1f}x over loop/kernel (target >= 3x)"
         )
+    runs = ", ".join(f"{label} {run:.2f} s" for label, _, run, _ in engines)
+    ratios = ", ".join(f"{kernel_loop_run / run:.1f}x" for _, _, run, _ in engines)
     print(
-        f"execution alone (compiled once before): engine {engine_run:.2f} s, on "
-        f"{len(devices)} devices {engine_split_run:.2f} s, loop/kernel {kernel_loop_run:.2f} s; "
-        f"ratios {kernel_loop_run / engine_run:.1f}x, {kernel_loop_run / engine_split_run:.1f}x"
+        f"execution alone (compiled once before), {lanes} lanes per step: {runs}, loop/kernel "
+        f"{kernel_loop_run:.2f} s; ratios {ratios}"
     )
     print(
-        f"execution alone, all {n * CHAINS} lanes in one vmap: {engine_one_vmap_run:.2f} s "
-        f"({kernel_loop_run / engine_one_vmap_run:.1f}x over loop/kernel; "
-        f"{engine_one_vmap_run / engine_run:.2f} of the {sbc.LANES_PER_STEP}-lane time)"
+        f"execution alone, {other_lanes} lanes per step: {other_layout_run:.2f} s "
+        f"({kernel_loop_run / other_layout_run:.1f}x over loop/kernel; "
+        f"{other_layout_run / engine_run:.2f} of the {lanes}-lane time)"
     )
     fixed = engine - engine_run
     print(

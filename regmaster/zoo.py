@@ -66,8 +66,16 @@ def _rff(key):
     return {"rff": RFFFeatureMap(n_features=40, lengthscale=1.0, key=key)}
 
 
-def _deep_rff(key):
-    return {"deep_rff": DeepRFFRegressor(n_features_1=15, n_features_2=10, inner_dim=4, key=key)}
+def _deep_rff(key, lengthscale_1: float = 1.0, lengthscale_2: float = 1.0):
+    module = DeepRFFRegressor(
+        n_features_1=15,
+        n_features_2=10,
+        inner_dim=4,
+        lengthscale_1=lengthscale_1,
+        lengthscale_2=lengthscale_2,
+        key=key,
+    )
+    return {"deep_rff": module}
 
 
 def _deep_rff_smooth(key):
@@ -76,10 +84,7 @@ def _deep_rff_smooth(key):
     # set of 20 points then leaves a multimodal posterior that NUTS does not mix over
     # (validation/test_sbc.py). Lengthscales 4 (inner) and 2 (outer) make the prior's functions
     # smooth on the design's scale; sigma ~ HalfNormal(0.5) widens the noise.
-    module = DeepRFFRegressor(
-        n_features_1=15, n_features_2=10, inner_dim=4, lengthscale_1=4.0, lengthscale_2=2.0, key=key
-    )
-    return {"deep_rff": module, "sigma_scale": 0.5}
+    return {**_deep_rff(key, lengthscale_1=4.0, lengthscale_2=2.0), "sigma_scale": 0.5}
 
 
 _SPECS = [
