@@ -4,6 +4,8 @@ machinery that validates their inference."""
 from .data import Dataset as Dataset
 from .data import latent as latent
 from .data import make_sinc as make_sinc
+from .engine import BatchedFit as BatchedFit
+from .engine import fit_batched as fit_batched
 from .experiment import FitOutcome as FitOutcome
 from .experiment import fit_many as fit_many
 from .experiment import fit_one as fit_one
@@ -41,9 +43,13 @@ from .sbc import run_sbc as run_sbc
 from .seeds import seed_from_name as seed_from_name
 from .zoo import MODEL_NAMES as MODEL_NAMES
 from .zoo import REGISTRY as REGISTRY
-from .zoo import SBC_SETTINGS as SBC_SETTINGS
-from .zoo import VARIANTS as VARIANTS
+from .zoo import AdamSchedule as AdamSchedule
 from .zoo import ModelSpec as ModelSpec
+from .zoo import Notebook as Notebook
+from .zoo import NutsSettings as NutsSettings
+from .zoo import SBCSettings as SBCSettings
 from .zoo import get_spec as get_spec
+from .zoo import names as names
+from .zoo import variant as variant
 
 __version__ = "0.1.0"

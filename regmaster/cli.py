@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .zoo import MODEL_NAMES, SBC_SETTINGS, VARIANTS, get_spec
+from . import zoo
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,9 +25,9 @@ def _model_names(values: list[str]) -> list[str]:
         for name in value.split(","):
             name = name.strip()
             if name == "all":
-                names.extend(MODEL_NAMES)
+                names.extend(zoo.MODEL_NAMES)
             elif name:
-                get_spec(name)  # raises ValueError naming the unknown model
+                zoo.notebook_spec(name)  # raises ValueError naming the unknown model
                 names.append(name)
     if not names:
         raise ValueError("--model needs at least one model name or 'all'")
@@ -104,10 +104,9 @@ def _cmd_sbc(args) -> int:
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
 
-    if args.model not in SBC_SETTINGS:
-        raise ValueError(
-            f"model must be one of the NUTS models {', '.join(SBC_SETTINGS)}; got {args.model!r}"
-        )
+    calibratable = zoo.names(calibratable=True)
+    if args.model not in calibratable:
+        raise ValueError(f"model must be one of {', '.join(calibratable)}; got {args.model!r}")
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
     if args.replications is not None and args.replications < 2:
         raise ValueError(f"--replications must be >= 2, got {args.replications}")
@@ -164,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["all"],
         metavar="NAME",
-        help=f"'all' or one or more of: {', '.join([*MODEL_NAMES, *VARIANTS])} "
-        "(space or comma separated; default all)",
+        help="'all' (the notebook's seven models) or one or more of: "
+        f"{', '.join(zoo.names(fittable=True))} (space or comma separated; default all)",
     )
     fit.add_argument(
         "--seed",
@@ -210,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         required=True,
         metavar="NAME",
-        help="one of: linear, bnn, rff_svr, rff_gp, rff_gp_noncentred, deep_rff",
+        help=f"one of: {', '.join(zoo.names(calibratable=True))}",
     )
     sbc.add_argument(
         "--replications",

@@ -15,7 +15,7 @@ import numpy as np
 from .data import NOTEBOOK_SEED, Dataset, make_sinc
 from .inference import predict, predictive_interval, r2, run_map, run_nuts
 from .runtime import configure
-from .zoo import ModelSpec, get_spec
+from .zoo import ModelSpec, get_spec, notebook_spec
 
 
 class FitOutcome(NamedTuple):
@@ -47,43 +47,45 @@ class FitOutcome(NamedTuple):
 
 def predictive_draws(spec: ModelSpec, data: Dataset):
     """Fit ``spec`` on ``data.x_train`` with the notebook's settings; draws of y at ``x_test``."""
-    keys = data.model_keys
+    keys, nb = data.model_keys, spec.notebook
     kwargs = spec.kwargs(keys)
     if spec.inference == "nuts":
         mcmc = run_nuts(
             spec.model,
-            keys[spec.fit_key],
+            keys[nb.fit_key],
             data.x_train,
             data.y_train,
-            num_warmup=spec.num_warmup,
-            num_samples=spec.num_samples,
+            num_warmup=nb.num_warmup,
+            num_samples=nb.num_samples,
+            target_accept_prob=spec.target_accept_prob,
+            max_tree_depth=spec.max_tree_depth,
             **kwargs,
         )
         return predict(
-            spec.model, keys[spec.predict_key], data.x_test, samples=mcmc.get_samples(), **kwargs
+            spec.model, keys[nb.predict_key], data.x_test, samples=mcmc.get_samples(), **kwargs
         )
     fit = run_map(
         spec.model,
-        keys[spec.fit_key],
+        keys[nb.fit_key],
         data.x_train,
         data.y_train,
-        num_steps=spec.svi_steps,
-        learning_rate=spec.learning_rate,
+        num_steps=nb.svi_steps,
+        learning_rate=nb.learning_rate,
         **kwargs,
     )
     return predict(
         spec.model,
-        keys[spec.predict_key],
+        keys[nb.predict_key],
         data.x_test,
         map_fit=fit,
-        num_samples=spec.num_predictive,
+        num_samples=nb.num_predictive,
         **kwargs,
     )
 
 
 def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
     """Fit and score one model as the notebook does (R^2 of the predictive mean on the grid)."""
-    spec = get_spec(name)
+    spec = notebook_spec(name)
     data = make_sinc() if data is None else data
     start = time.perf_counter()
     draws = predictive_draws(spec, data)
@@ -97,9 +99,9 @@ def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
         spec.title,
         spec.inference_label,
         score,
-        spec.r2_threshold,
-        spec.r2_direction,
-        spec.passes(score),
+        spec.notebook.r2_threshold,
+        spec.notebook.r2_direction,
+        spec.notebook.passes(score),
         seconds,
         np.asarray(mean),
         np.asarray(lower),
@@ -110,10 +112,6 @@ def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
 def _fit_in_worker(name: str, seed: int, cache_dir: str | None, data_kwargs: dict) -> FitOutcome:
     configure(cache_dir=cache_dir)
     return fit_one(name, make_sinc(seed, **data_kwargs))
-
-
-# Measured cost order on a 2-core CPU: the slowest first keeps the workers evenly loaded.
-_COST_ORDER = ("deep_rff", "bnn", "mlp_map", "rff_svr", "linear", "rff_gp", "mlp_dropout")
 
 
 def fit_many(
@@ -131,7 +129,7 @@ def fit_many(
     ``data_kwargs`` (``n_train``, ``noise``, ...) go to :func:`make_sinc`.
     """
     for name in names:
-        get_spec(name)
+        notebook_spec(name)
     make_sinc(seed, **data_kwargs)  # bad data arguments fail here, before any worker starts
     cache = None if cache_dir is None else str(cache_dir)
     outcomes: dict[str, FitOutcome] = {}
@@ -143,7 +141,8 @@ def fit_many(
 
 
 def _run(names, seed, jobs, cache, data_kwargs) -> Iterator[FitOutcome]:
-    ordered = sorted(names, key=lambda n: _COST_ORDER.index(n) if n in _COST_ORDER else 0)
+    # The slowest first keeps the workers evenly loaded.
+    ordered = sorted(names, key=lambda n: get_spec(n).notebook.fit_order)
     if jobs <= 1 or len(names) == 1:
         configure(cache_dir=cache)
         data = make_sinc(seed, **data_kwargs)

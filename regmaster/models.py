@@ -21,12 +21,27 @@ from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMa
 _PLACEHOLDER_KEY = jr.PRNGKey(0)
 
 
+def linear_leaves(m: LinearRegressor):
+    """The leaf ``model_linear`` samples: the weight vector."""
+    return m.weight
+
+
+def mlp_leaves(m: MLP):
+    """The leaves the MLP models sample: (W1, b1, W2, b2)."""
+    return (m.W1, m.b1, m.W2, m.b2)
+
+
+def deep_rff_leaves(m: DeepRFFRegressor):
+    """The leaves ``model_deep_rff`` samples: (W1, w2); the feature maps stay fixed."""
+    return (m.W1, m.w2)
+
+
 def model_linear(x, y=None, *, degree: int):
     """w ~ N(0, I_{d+1}), sigma ~ HalfNormal(1), y ~ N(Phi(x) w, sigma^2)."""
     x, y = check_inputs(x, y)
     net = LinearRegressor(degree=degree)
     w = numpyro.sample("w", dist.Normal(jnp.zeros(degree + 1), 1.0))
-    net = eqx.tree_at(lambda m: m.weight, net, w)
+    net = eqx.tree_at(linear_leaves, net, w)
     f = numpyro.deterministic("f", net(x))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)
@@ -40,16 +55,12 @@ def _sample_mlp_weights(hidden_dim: int, prior_scale: float):
     return W1, b1, W2, b2
 
 
-def _mlp_leaves(m):
-    return (m.W1, m.b1, m.W2, m.b2)
-
-
 def model_bnn(x, y=None, *, hidden_dim: int, prior_scale: float = 1.0):
     """All weights ~ N(0, prior_scale^2), sigma ~ HalfNormal(1), f = tanh(x W1 + b1) W2 + b2."""
     x, y = check_inputs(x, y)
     prior_scale = check_positive_float("prior_scale", prior_scale)
     net = MLP(hidden_dim=hidden_dim, key=_PLACEHOLDER_KEY)
-    net = eqx.tree_at(_mlp_leaves, net, _sample_mlp_weights(hidden_dim, prior_scale))
+    net = eqx.tree_at(mlp_leaves, net, _sample_mlp_weights(hidden_dim, prior_scale))
     f = numpyro.deterministic("f", net(x))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)
@@ -74,7 +85,7 @@ def model_mlp_dropout(x, y=None, *, hidden_dim: int, dropout_rate: float):
         numpyro.prng_key(), p=1.0 - dropout_rate, shape=(x.shape[0], hidden_dim)
     ).astype(x.dtype)
     net = MLPDropout(hidden_dim=hidden_dim, dropout_rate=dropout_rate, key=_PLACEHOLDER_KEY)
-    net = eqx.tree_at(_mlp_leaves, net, _sample_mlp_weights(hidden_dim, 1.0))
+    net = eqx.tree_at(mlp_leaves, net, _sample_mlp_weights(hidden_dim, 1.0))
     f = numpyro.deterministic("f", net(x, mask))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)
@@ -122,8 +133,8 @@ def model_rff_gp_noncentred(x, y=None, *, rff: RFFFeatureMap):
 def model_deep_rff(x, y=None, *, deep_rff: DeepRFFRegressor, sigma_scale: float = 0.1):
     """Two-layer RFF deep GP: W1 ~ N(0, 1), w2 ~ N(0, 1), sigma ~ HalfNormal(sigma_scale).
 
-    The notebook's noise prior is HalfNormal(0.1); the SBC variant ``deep_rff_smooth``
-    (:data:`regmaster.zoo.SBC_SETTINGS`) widens it.
+    The notebook's noise prior is HalfNormal(0.1); the registry's variant ``deep_rff_smooth``
+    widens it.
     """
     x, y = check_inputs(x, y)
     sigma_scale = check_positive_float("sigma_scale", sigma_scale)
@@ -131,7 +142,7 @@ def model_deep_rff(x, y=None, *, deep_rff: DeepRFFRegressor, sigma_scale: float 
     D2 = deep_rff.rff2.n_features
     W1 = numpyro.sample("W1", dist.Normal(jnp.zeros((D1, deep_rff.inner_dim)), 1.0))
     w2 = numpyro.sample("w2", dist.Normal(jnp.zeros(D2), 1.0))
-    mod = eqx.tree_at(lambda m: (m.W1, m.w2), deep_rff, (W1, w2))
+    mod = eqx.tree_at(deep_rff_leaves, deep_rff, (W1, w2))
     f = numpyro.deterministic("f", mod(x))
     sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_scale))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)

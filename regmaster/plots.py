@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .data import Dataset  # noqa: E402
 from .experiment import FitOutcome  # noqa: E402
-
-PANEL_MODELS = ("mlp_map", "bnn", "rff_gp")
+from .zoo import COMPARISON_PANEL  # noqa: E402
 
 
 def plot_fit(ax, data: Dataset, outcome: FitOutcome, title: str | None = None) -> None:
@@ -52,7 +51,7 @@ def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> 
         plt.close(fig)
         paths.append(path)
     by_name = {o.name: o for o in outcomes}
-    panel = [by_name[n] for n in PANEL_MODELS if n in by_name] or list(outcomes)[:3]
+    panel = [by_name[n] for n in COMPARISON_PANEL if n in by_name] or list(outcomes)[:3]
     fig, axes = plt.subplots(1, len(panel), figsize=(6 * len(panel), 5), sharey=True, squeeze=False)
     for ax, outcome in zip(axes[0], panel, strict=True):
         plot_fit(ax, data, outcome, title=f"{outcome.name}, R²={outcome.r2:.3f}")

@@ -1,13 +1,20 @@
-"""The registry: one spec per model, the single source of truth for the notebook's settings.
+"""The registry: one entry per model or validated variant; every model list derives from it.
 
-Keys are indices into the notebook's ``k_models`` (``Dataset.model_keys``); R^2 thresholds and
-printed R^2 values are the notebook's own.
+An entry (:class:`ModelSpec`) says how to call a NumPyro model, how NUTS samples it, which
+quantities are identified, which validation families check it and at what cost, and the settings
+each of those checks needs. The notebook's own facts (keys, fit settings, printed R², thresholds)
+are an optional part, :class:`Notebook`: the seven Masterclass models carry it, a model of one's
+own need not.
+
+A variant is an entry built from another with :func:`variant`; ``stands_for`` names the notebook
+model it stands in for. Why each variant exists is in ``docs/findings.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,30 +24,124 @@ from . import models
 from .nn import DeepRFFRegressor, RFFFeatureMap
 
 Inference = Literal["nuts", "map"]
+Cost = Literal["ci", "slow", "release"]
+
+FAMILIES: tuple[str, ...] = ("convergence", "sbc", "r2", "r2_seeds", "coverage", "map")
+"""Validation families an entry can opt into (``ModelSpec.checks``)."""
+
+COSTS: tuple[str, ...] = ("ci", "slow", "release")
+"""Cost classes: ``ci`` runs in ``tox -e validate``; ``slow`` too, under the marker ``slow``;
+``release`` only with ``--release``."""
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """A model with the notebook's settings for fitting, predicting and scoring it."""
+class Notebook:
+    """The reference notebook's facts about a model: keys, fit settings, R² and its threshold.
 
-    name: str
-    title: str
-    model: Callable[..., None]
-    inference: Inference
+    Keys are indices into the notebook's ``k_models`` (``Dataset.model_keys``). ``fit_order``
+    ranks the notebook fits by measured cost, slowest first (how ``fit_many`` schedules workers).
+    """
+
     fit_key: int
     predict_key: int
     r2_threshold: float
     r2_direction: Literal[">", "<"]
-    notebook_r2: float
-    static_kwargs: dict[str, Any] = field(default_factory=dict)
-    module_kwargs: Callable[[jax.Array], dict[str, Any]] | None = None
-    module_key: int | None = None
+    printed_r2: float
+    fit_order: int
     num_warmup: int = 0
     num_samples: int = 0
     svi_steps: int = 0
     learning_rate: float = 0.0
     num_predictive: int = 0
-    validated_variant: str | None = None
+
+    def passes(self, r2: float) -> bool:
+        compare = operator.gt if self.r2_direction == ">" else operator.lt
+        return bool(compare(r2, self.r2_threshold))
+
+    @property
+    def threshold_label(self) -> str:
+        return f"{self.r2_direction} {self.r2_threshold}"
+
+
+@dataclass(frozen=True)
+class NutsSettings:
+    """A multi-chain NUTS run for the convergence checks (>= 4 chains: R-hat needs several)."""
+
+    num_warmup: int = 500
+    num_samples: int = 1000
+    num_chains: int = 4
+
+
+@dataclass(frozen=True)
+class SBCSettings:
+    """How a NUTS model is calibrated: design, run lengths, test quantities, CI size.
+
+    ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
+    models whose weights are not identified rank only invariant quantities: sigma, f at
+    ``probe_x``, and the log-likelihood (always ranked). Release size: ``--sbc-replications``.
+    """
+
+    num_points: int
+    num_warmup: int
+    num_samples: int
+    num_chains: int = 2
+    parameters: tuple[str, ...] | None = None
+    probe_x: tuple[float, ...] = (-5.0, 0.0, 5.0)
+    replications_ci: int = 200
+
+    def design(self) -> jax.Array:
+        """Fixed inputs on the notebook's range [-10, 10]."""
+        import jax.numpy as jnp
+
+        return jnp.linspace(-10.0, 10.0, self.num_points)
+
+
+@dataclass(frozen=True)
+class AdamSchedule:
+    """Adam from ``learning_rate``, halving every ``halving_steps``, for ``num_steps`` steps: the
+    optimiser of the MAP-equals-AutoDelta check (a constant rate drifts off the optimum)."""
+
+    learning_rate: float
+    halving_steps: int
+    num_steps: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model, how to fit it, and what the validation suite checks on it.
+
+    ``checks`` maps a family of :data:`FAMILIES` to the entry's cost class there; a family that is
+    absent does not check it. ``identified=False`` marks weights that are not identified
+    (hidden-unit permutations and sign flips, exchangeable inner units): convergence is then
+    checked on invariant quantities only.
+    """
+
+    name: str
+    title: str
+    model: Callable[..., None]
+    inference: Inference = "nuts"
+    static_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    module_kwargs: Callable[[jax.Array], dict[str, Any]] | None = None
+    module_key: int | None = None
+    target_accept_prob: float = 0.8
+    max_tree_depth: int = 10
+    identified: bool = True
+    stands_for: str | None = None
+    checks: Mapping[str, Cost] = field(default_factory=dict)
+    notebook: Notebook | None = None
+    convergence: NutsSettings = NutsSettings()
+    sbc: SBCSettings | None = None
+    map_schedule: AdamSchedule | None = None
+    coverage_exempt: str | None = None
+
+    def __post_init__(self):
+        for family, cost in self.checks.items():
+            if family not in FAMILIES or cost not in COSTS:
+                raise ValueError(f"{self.name}: checks has {family!r}: {cost!r}")
+        needs = {"sbc": self.sbc, "map": self.map_schedule, "r2": self.notebook}
+        for family, setting in needs.items():
+            if family in self.checks and setting is None:
+                raise ValueError(f"{self.name}: checked by {family!r} but has no settings for it")
 
     @property
     def inference_label(self) -> str:
@@ -54,12 +155,16 @@ class ModelSpec:
 
     def keys_used(self) -> list[int]:
         """Indices into the notebook's ``k_models`` that this model consumes."""
-        used = {self.fit_key, self.predict_key, self.module_key} - {None}
-        return sorted(used)
+        nb = self.notebook
+        used = {self.module_key} | ({nb.fit_key, nb.predict_key} if nb else set())
+        return sorted(used - {None})
 
-    def passes(self, r2: float) -> bool:
-        compare = operator.gt if self.r2_direction == ">" else operator.lt
-        return bool(compare(r2, self.r2_threshold))
+
+def variant(base: ModelSpec, name: str, title: str, **changes) -> ModelSpec:
+    """An entry that stands for ``base``: ``base`` with ``changes``, checked by ``checks`` only."""
+    return dataclasses.replace(
+        base, name=name, title=title, stands_for=base.stands_for or base.name, **changes
+    )
 
 
 def _rff(key):
@@ -79,222 +184,198 @@ def _deep_rff(key, lengthscale_1: float = 1.0, lengthscale_2: float = 1.0):
 
 
 def _deep_rff_smooth(key):
-    # At lengthscale 1 on [-10, 10] the prior's functions wiggle on the scale of the SBC design's
-    # point spacing (1.05), and with noise sd ~ HalfNormal(0.1) the likelihood is sharp: a data
-    # set of 20 points then leaves a multimodal posterior that NUTS does not mix over
-    # (validation/test_sbc.py). Lengthscales 4 (inner) and 2 (outer) make the prior's functions
-    # smooth on the design's scale; sigma ~ HalfNormal(0.5) widens the noise.
+    """Smooth features and a wider noise prior (docs/findings.md#deep-rff-sbc-mixing)."""
     return {**_deep_rff(key, lengthscale_1=4.0, lengthscale_2=2.0), "sigma_scale": 0.5}
 
 
-_SPECS = [
-    ModelSpec(
-        name="linear",
-        title="Bayesian linear (degree=1)",
-        model=models.model_linear,
-        inference="nuts",
-        fit_key=0,
-        predict_key=1,
-        num_warmup=300,
-        num_samples=500,
-        static_kwargs={"degree": 1},
-        r2_threshold=0.3,
-        r2_direction="<",
-        notebook_r2=-0.015,
-    ),
-    ModelSpec(
-        name="mlp_map",
-        title="MLP via MAP (H=30)",
-        model=models.model_mlp,
-        inference="map",
-        fit_key=2,
-        predict_key=3,
-        svi_steps=2000,
-        learning_rate=5e-3,
-        num_predictive=200,
-        static_kwargs={"hidden_dim": 30},
-        r2_threshold=0.85,
-        r2_direction=">",
-        notebook_r2=0.992,
-    ),
-    ModelSpec(
-        name="mlp_dropout",
-        title="MC-Dropout MLP (H=30, p=0.1)",
-        model=models.model_mlp_dropout,
-        inference="map",
-        fit_key=4,
-        predict_key=5,
-        svi_steps=2000,
-        learning_rate=5e-3,
-        num_predictive=100,
-        static_kwargs={"hidden_dim": 30, "dropout_rate": 0.1},
-        r2_threshold=0.80,
-        r2_direction=">",
-        notebook_r2=0.906,
-    ),
-    ModelSpec(
-        name="bnn",
-        title="Bayesian MLP via NUTS (H=15)",
-        model=models.model_bnn,
-        inference="nuts",
-        fit_key=6,
-        predict_key=7,
-        num_warmup=300,
-        num_samples=500,
-        static_kwargs={"hidden_dim": 15, "prior_scale": 1.0},
-        r2_threshold=0.70,
-        r2_direction=">",
-        notebook_r2=0.994,
-    ),
-    ModelSpec(
-        name="rff_svr",
-        title="SVR via RFF (D=40)",
-        model=models.model_rff_svr,
-        inference="nuts",
-        fit_key=9,
-        predict_key=10,
-        num_warmup=300,
-        num_samples=500,
-        module_kwargs=_rff,
-        module_key=8,
-        r2_threshold=0.80,
-        r2_direction=">",
-        notebook_r2=0.996,
-    ),
-    ModelSpec(
-        name="rff_gp",
-        title="Approx GP via hierarchical RFF (D=40)",
-        model=models.model_rff_gp,
-        inference="nuts",
-        fit_key=11,
-        predict_key=12,
-        num_warmup=300,
-        num_samples=500,
-        module_kwargs=_rff,
-        module_key=8,
-        r2_threshold=0.80,
-        r2_direction=">",
-        notebook_r2=0.996,
-        validated_variant="rff_gp_noncentred",
-    ),
-    ModelSpec(
-        name="deep_rff",
-        title="Deep GP via two-layer RFF (D1=15, D2=10, inner=4)",
-        model=models.model_deep_rff,
-        inference="nuts",
-        fit_key=14,
-        predict_key=14,
-        num_warmup=200,
-        num_samples=300,
-        module_kwargs=_deep_rff,
-        module_key=13,
-        r2_threshold=0.70,
-        r2_direction=">",
-        notebook_r2=0.995,
-    ),
-]
+_NOTEBOOK_NUTS = {"num_warmup": 300, "num_samples": 500}
 
-REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
-MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
+LINEAR = ModelSpec(
+    name="linear",
+    title="Bayesian linear (degree=1)",
+    model=models.model_linear,
+    static_kwargs={"degree": 1},
+    checks={
+        "convergence": "ci",
+        "sbc": "ci",
+        "r2": "ci",
+        "r2_seeds": "ci",
+        "coverage": "ci",
+        "map": "ci",
+    },
+    notebook=Notebook(0, 1, 0.3, "<", -0.015, fit_order=5, **_NOTEBOOK_NUTS),
+    sbc=SBCSettings(num_points=20, num_warmup=300, num_samples=300, replications_ci=200),
+    map_schedule=AdamSchedule(0.1, 1000, 5000),
+    coverage_exempt="misspecified on purpose (R^2 < 0.3): nominal coverage is not expected",
+)
+MLP_MAP = ModelSpec(
+    name="mlp_map",
+    title="MLP via MAP (H=30)",
+    model=models.model_mlp,
+    inference="map",
+    static_kwargs={"hidden_dim": 30},
+    identified=False,
+    checks={"r2": "ci", "r2_seeds": "ci", "coverage": "ci", "map": "ci"},
+    notebook=Notebook(
+        2, 3, 0.85, ">", 0.992, fit_order=3, svi_steps=2000, learning_rate=5e-3, num_predictive=200
+    ),
+    # The log joint is ill-conditioned: a slower decay and many more steps (docs/findings.md).
+    map_schedule=AdamSchedule(0.01, 20000, 100_000),
+    coverage_exempt="MAP plug-in interval: no parameter uncertainty, undercovers by construction",
+)
+MLP_DROPOUT = ModelSpec(
+    name="mlp_dropout",
+    title="MC-Dropout MLP (H=30, p=0.1)",
+    model=models.model_mlp_dropout,
+    inference="map",
+    static_kwargs={"hidden_dim": 30, "dropout_rate": 0.1},
+    identified=False,
+    checks={"r2": "ci", "r2_seeds": "ci", "coverage": "ci"},
+    notebook=Notebook(
+        4, 5, 0.80, ">", 0.906, fit_order=7, svi_steps=2000, learning_rate=5e-3, num_predictive=100
+    ),
+    coverage_exempt="MC-dropout interval: no calibration claim",
+)
+BNN = ModelSpec(
+    name="bnn",
+    title="Bayesian MLP via NUTS (H=15)",
+    model=models.model_bnn,
+    static_kwargs={"hidden_dim": 15, "prior_scale": 1.0},
+    identified=False,
+    checks={"convergence": "ci", "sbc": "slow", "r2": "ci", "r2_seeds": "slow", "coverage": "ci"},
+    notebook=Notebook(6, 7, 0.70, ">", 0.994, fit_order=2, **_NOTEBOOK_NUTS),
+    convergence=NutsSettings(num_samples=500),
+    # 400 draws per chain: at 200 its thinned draws were too dependent (docs/findings.md#bnn-sbc).
+    sbc=SBCSettings(
+        num_points=20, num_warmup=200, num_samples=400, parameters=("sigma",), replications_ci=40
+    ),
+)
+RFF_SVR = ModelSpec(
+    name="rff_svr",
+    title="SVR via RFF (D=40)",
+    model=models.model_rff_svr,
+    module_kwargs=_rff,
+    module_key=8,
+    checks={
+        "convergence": "ci",
+        "sbc": "ci",
+        "r2": "ci",
+        "r2_seeds": "ci",
+        "coverage": "ci",
+        "map": "ci",
+    },
+    notebook=Notebook(9, 10, 0.80, ">", 0.996, fit_order=4, **_NOTEBOOK_NUTS),
+    sbc=SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
+    map_schedule=AdamSchedule(0.1, 1000, 5000),
+)
+RFF_GP = ModelSpec(
+    name="rff_gp",
+    title="Approx GP via hierarchical RFF (D=40)",
+    model=models.model_rff_gp,
+    module_kwargs=_rff,
+    module_key=8,
+    checks={"convergence": "ci", "sbc": "ci", "r2": "ci", "r2_seeds": "ci", "coverage": "ci"},
+    notebook=Notebook(11, 12, 0.80, ">", 0.996, fit_order=6, **_NOTEBOOK_NUTS),
+    sbc=SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
+)
+DEEP_RFF = ModelSpec(
+    name="deep_rff",
+    title="Deep GP via two-layer RFF (D1=15, D2=10, inner=4)",
+    model=models.model_deep_rff,
+    module_kwargs=_deep_rff,
+    module_key=13,
+    identified=False,
+    checks={"convergence": "slow", "sbc": "slow", "r2": "ci", "r2_seeds": "slow", "coverage": "ci"},
+    notebook=Notebook(14, 14, 0.70, ">", 0.995, fit_order=1, num_warmup=200, num_samples=300),
+    convergence=NutsSettings(num_samples=500),
+    sbc=SBCSettings(
+        num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=20
+    ),
+)
 
-# Variants that are not in the notebook's table but are validated configurations of a notebook
-# model (same joint law, a parametrisation NUTS handles better).
-VARIANTS: dict[str, ModelSpec] = {
-    "rff_gp_noncentred": ModelSpec(
-        name="rff_gp_noncentred",
-        title="Approx GP via hierarchical RFF, non-centred (D=40)",
+_VARIANTS = (
+    # The same joint law, non-centred: no funnel between amplitude and w.
+    variant(
+        RFF_GP,
+        "rff_gp_noncentred",
+        "Approx GP via hierarchical RFF, non-centred (D=40)",
         model=models.model_rff_gp_noncentred,
-        inference="nuts",
-        fit_key=11,
-        predict_key=12,
-        num_warmup=300,
-        num_samples=500,
-        module_kwargs=_rff,
-        module_key=8,
-        r2_threshold=0.80,
-        r2_direction=">",
-        notebook_r2=0.996,
+        checks={"convergence": "ci", "sbc": "ci", "coverage": "ci"},
+        sbc=dataclasses.replace(RFF_GP.sbc, parameters=("amplitude", "sigma", "w_raw")),
     ),
+    # NumPyro's default depth 10 saturates (docs/findings.md#deep-rff-tree-depth).
+    variant(
+        DEEP_RFF,
+        "deep_rff_depth12",
+        "Deep GP via two-layer RFF, tree depth 12",
+        max_tree_depth=12,
+        checks={"convergence": "ci"},
+    ),
+    # Smooth features and a wider noise prior: SBC mixes (docs/findings.md#deep-rff-sbc-mixing).
+    variant(
+        DEEP_RFF,
+        "deep_rff_smooth",
+        "Deep GP via two-layer RFF, lengthscales 4 and 2, sigma ~ HalfNormal(0.5)",
+        module_kwargs=_deep_rff_smooth,
+        checks={"sbc": "slow"},
+        sbc=dataclasses.replace(DEEP_RFF.sbc, replications_ci=100),
+    ),
+    # Trajectories of ~12 000 leapfrog steps (docs/findings.md#bnn-convergence): release only.
+    variant(
+        BNN,
+        "bnn_depth16",
+        "Bayesian MLP via NUTS, tree depth 16, target acceptance 0.99",
+        target_accept_prob=0.99,
+        max_tree_depth=16,
+        checks={"convergence": "release"},
+        convergence=NutsSettings(num_samples=1000),
+    ),
+)
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (LINEAR, MLP_MAP, MLP_DROPOUT, BNN, RFF_SVR, RFF_GP, DEEP_RFF, *_VARIANTS)
 }
+
+MODEL_NAMES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.stands_for is None)
+"""The seven notebook models, in the notebook's order."""
+
+COMPARISON_PANEL: tuple[str, ...] = ("mlp_map", "bnn", "rff_gp")
+"""The notebook's 1x3 comparison figure."""
+
+
+def names(
+    family: str | None = None,
+    *,
+    inference: Inference | None = None,
+    calibratable: bool = False,
+    fittable: bool = False,
+) -> list[str]:
+    """Registered names, in registry order, filtered: those ``family`` checks, of one
+    ``inference``, with SBC settings (``calibratable``), with the notebook's facts (``fittable``:
+    ``regmaster fit`` reproduces them)."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
+    return [
+        name
+        for name, spec in REGISTRY.items()
+        if (family is None or family in spec.checks)
+        and (inference is None or spec.inference == inference)
+        and (not calibratable or spec.sbc is not None)
+        and (not fittable or spec.notebook is not None)
+    ]
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec registered under ``name`` (a notebook model or a validated variant)."""
-    if name in REGISTRY:
-        return REGISTRY[name]
-    if name in VARIANTS:
-        return VARIANTS[name]
-    known = ", ".join([*MODEL_NAMES, *VARIANTS])
-    raise ValueError(f"model must be one of {known}; got {name!r}")
+    """The entry registered under ``name`` (a notebook model or a validated variant)."""
+    if name not in REGISTRY:
+        raise ValueError(f"model must be one of {', '.join(REGISTRY)}; got {name!r}")
+    return REGISTRY[name]
 
 
-@dataclass(frozen=True)
-class SBCSettings:
-    """How a NUTS model is calibrated: design, sampler settings, test quantities, CI size.
-
-    ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
-    models whose weights are not identified (hidden-unit permutations, sign flips, exchangeable
-    inner units) rank only invariant quantities: sigma, f at ``probe_x``, and the log-likelihood.
-    A variant names the registered ``model`` it calibrates (default: its own key);
-    ``model_kwargs(key)``, if given, returns keyword arguments that replace that model's (fixed
-    modules built anew from the same notebook key, or a changed prior).
-    """
-
-    num_points: int
-    num_warmup: int
-    num_samples: int
-    num_chains: int = 2
-    target_accept_prob: float = 0.8
-    max_tree_depth: int = 10
-    parameters: tuple[str, ...] | None = None
-    probe_x: tuple[float, ...] = (-5.0, 0.0, 5.0)
-    replications_ci: int = 200
-    model: str | None = None
-    model_kwargs: Callable[[jax.Array], dict[str, Any]] | None = None
-
-    def design(self) -> jax.Array:
-        """Fixed inputs on the notebook's range [-10, 10]."""
-        import jax.numpy as jnp
-
-        return jnp.linspace(-10.0, 10.0, self.num_points)
-
-
-# CI sizes: a vmapped NUTS batch waits for its longest trajectory, so a model whose fits saturate
-# the tree depth now and then costs 1023 leapfrog steps per iteration for the whole batch. Measured
-# on 2 cores: linear ~0.2 s per replication (mostly compilation), rff_svr ~3.6 s (4% of
-# transitions saturate), bnn and deep_rff ~5-10 s. Release size: 1000 (--sbc-replications).
-SBC_SETTINGS: dict[str, SBCSettings] = {
-    "linear": SBCSettings(num_points=20, num_warmup=300, num_samples=300, replications_ci=200),
-    "rff_svr": SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
-    "rff_gp": SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
-    "rff_gp_noncentred": SBCSettings(
-        num_points=30,
-        num_warmup=300,
-        num_samples=300,
-        parameters=("amplitude", "sigma", "w_raw"),
-        replications_ci=100,
-    ),
-    # bnn at 200 draws per chain: 8% and 5.0% (two random streams of the engine) of (replication,
-    # quantity) pairs had bulk ESS below the 99 thinned draws, at or over the 5% bound of
-    # validation/test_sbc.py; with 400 draws 2.5%, 0%, 0% and 3.5% in four runs (the last at the
-    # test's seed).
-    "bnn": SBCSettings(
-        num_points=20, num_warmup=200, num_samples=400, parameters=("sigma",), replications_ci=40
-    ),
-    "deep_rff": SBCSettings(
-        num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=20
-    ),
-    # deep_rff's passing variant (_deep_rff_smooth): smooth features and a wider noise prior.
-    # Share of (replication, quantity) bulk ESS below 99 / max R-hat: exploratory, 20 replications
-    # on seeds 1, 2, 3: 0% / 1.022, 0% / 1.037, 2% / 1.031; at the test's seed 0% / 1.036 (20),
-    # 3% / 1.35 (100, ~7 min on 2 cores).
-    "deep_rff_smooth": SBCSettings(
-        num_points=20,
-        num_warmup=200,
-        num_samples=200,
-        parameters=("sigma",),
-        replications_ci=100,
-        model="deep_rff",
-        model_kwargs=_deep_rff_smooth,
-    ),
-}
+def notebook_spec(name: str) -> ModelSpec:
+    """The entry ``name``, refused unless it carries the notebook's facts (``regmaster fit``)."""
+    fittable = names(fittable=True)
+    if name not in fittable:
+        raise ValueError(f"model must be one of {', '.join(fittable)}; got {name!r}")
+    return REGISTRY[name]

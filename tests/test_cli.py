@@ -6,6 +6,7 @@ import pytest
 
 from regmaster.cli import main
 from regmaster.experiment import fit_many
+from regmaster.zoo import names
 
 
 def test_help_explains_every_fit_option(capsys):
@@ -26,7 +27,7 @@ def test_help_explains_every_fit_option(capsys):
         (["fit", "--jobs", "0"], "--jobs"),
         (["fit", "--seed", "abc"], "--seed"),
         (["frobnicate"], "invalid choice"),
-        (["sbc", "--model", "mlp_map"], "NUTS models"),
+        (["sbc", "--model", "mlp_map"], "'mlp_map'"),
         (["sbc", "--model", "linear", "--replications", "1"], "--replications"),
     ],
 )
@@ -50,10 +51,18 @@ def test_console_command_has_no_traceback_on_bad_input():
         timeout=120,
     )
     assert result.returncode == 2
+    fittable = ", ".join(names(fittable=True))
     assert result.stderr.strip().splitlines() == [
-        "regmaster: error: model must be one of linear, mlp_map, mlp_dropout, bnn, rff_svr, "
-        "rff_gp, deep_rff, rff_gp_noncentred; got 'nope'"
+        f"regmaster: error: model must be one of {fittable}; got 'nope'"
     ]
+
+
+def test_sbc_help_lists_every_calibratable_entry(capsys):
+    with pytest.raises(SystemExit):
+        main(["sbc", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in names(calibratable=True):
+        assert name in text
 
 
 def test_fit_writes_the_json_table(tmp_path, capsys):

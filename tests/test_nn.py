@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from regmaster import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
+from regmaster.models import deep_rff_leaves, linear_leaves, mlp_leaves
 
 X = jnp.linspace(-3.0, 3.0, 7)
 
@@ -20,7 +21,7 @@ def _leaves_equal(a, b) -> bool:
 
 
 def test_linear_regressor_einsum_is_the_matmul():
-    net = eqx.tree_at(lambda m: m.weight, LinearRegressor(degree=3), jnp.array([1.0, -2, 0.5, 0.1]))
+    net = eqx.tree_at(linear_leaves, LinearRegressor(degree=3), jnp.array([1.0, -2, 0.5, 0.1]))
     features = np.stack([np.asarray(X) ** p for p in range(4)], axis=-1)
     assert net.features(X).shape == (7, 4)
     np.testing.assert_allclose(net(X), features @ np.asarray(net.weight), rtol=1e-14)
@@ -57,7 +58,7 @@ def _deep_with_weights(key) -> DeepRFFRegressor:
     net = DeepRFFRegressor(n_features_1=5, n_features_2=4, inner_dim=3, key=key)
     W1 = jr.normal(jr.PRNGKey(10), (5, 3))
     w2 = jr.normal(jr.PRNGKey(11), (4,))
-    return eqx.tree_at(lambda m: (m.W1, m.w2), net, (W1, w2))
+    return eqx.tree_at(deep_rff_leaves, net, (W1, w2))
 
 
 def _deep_as_notebook(net: DeepRFFRegressor, x):
@@ -80,10 +81,13 @@ def test_deep_rff_vmap_is_numerically_the_notebook_loop():
     )
 
 
+# The bridges below are the models' own leaf selectors (regmaster.models), not copies of them.
+
+
 def test_linear_bridge_replaces_only_the_weight():
     net = LinearRegressor(degree=2)
     w = jnp.array([0.3, -1.0, 2.0])
-    new = eqx.tree_at(lambda m: m.weight, net, w)
+    new = eqx.tree_at(linear_leaves, net, w)
     np.testing.assert_array_equal(new.weight, w)
     assert new.degree == net.degree
 
@@ -91,7 +95,7 @@ def test_linear_bridge_replaces_only_the_weight():
 def test_mlp_bridge_replaces_the_four_selected_leaves():
     net = MLP(hidden_dim=4, key=jr.PRNGKey(5))
     values = (jnp.ones((1, 4)), 2 * jnp.ones(4), 3 * jnp.ones((4, 1)), jnp.array(4.0))
-    new = eqx.tree_at(lambda m: (m.W1, m.b1, m.W2, m.b2), net, values)
+    new = eqx.tree_at(mlp_leaves, net, values)
     for got, want in zip((new.W1, new.b1, new.W2, new.b2), values, strict=True):
         np.testing.assert_array_equal(got, want)
     assert new.hidden_dim == 4
@@ -100,7 +104,7 @@ def test_mlp_bridge_replaces_the_four_selected_leaves():
 def test_deep_rff_bridge_leaves_the_feature_maps_untouched():
     net = DeepRFFRegressor(n_features_1=5, n_features_2=4, inner_dim=3, key=jr.PRNGKey(6))
     W1, w2 = jnp.full((5, 3), 0.5), jnp.full((4,), -0.25)
-    new = eqx.tree_at(lambda m: (m.W1, m.w2), net, (W1, w2))
+    new = eqx.tree_at(deep_rff_leaves, net, (W1, w2))
     np.testing.assert_array_equal(new.W1, W1)
     np.testing.assert_array_equal(new.w2, w2)
     assert _leaves_equal(new.rff1, net.rff1) and _leaves_equal(new.rff2, net.rff2)

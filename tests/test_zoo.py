@@ -5,12 +5,14 @@ import pytest
 from regmaster import (
     MODEL_NAMES,
     REGISTRY,
-    SBC_SETTINGS,
     DeepRFFRegressor,
+    ModelSpec,
     RFFFeatureMap,
     get_spec,
     make_sinc,
+    names,
 )
+from regmaster.zoo import FAMILIES
 
 # From the reference notebook's own asserts and printed table.
 NOTEBOOK = {
@@ -30,13 +32,13 @@ def test_registry_holds_the_seven_models_in_notebook_order():
 
 @pytest.mark.parametrize("name", list(NOTEBOOK))
 def test_thresholds_and_printed_r2_are_the_notebooks(name):
-    spec = REGISTRY[name]
-    assert (spec.r2_direction, spec.r2_threshold, spec.notebook_r2) == NOTEBOOK[name]
+    nb = REGISTRY[name].notebook
+    assert (nb.r2_direction, nb.r2_threshold, nb.printed_r2) == NOTEBOOK[name]
 
 
 def test_notebook_settings():
     nuts = {
-        n: (REGISTRY[n].num_warmup, REGISTRY[n].num_samples)
+        n: (REGISTRY[n].notebook.num_warmup, REGISTRY[n].notebook.num_samples)
         for n in MODEL_NAMES
         if REGISTRY[n].inference == "nuts"
     }
@@ -47,8 +49,9 @@ def test_notebook_settings():
         "rff_gp": (300, 500),
         "deep_rff": (200, 300),
     }
-    assert (REGISTRY["mlp_map"].svi_steps, REGISTRY["mlp_map"].num_predictive) == (2000, 200)
-    assert REGISTRY["mlp_dropout"].num_predictive == 100
+    mlp_map, mlp_dropout = REGISTRY["mlp_map"].notebook, REGISTRY["mlp_dropout"].notebook
+    assert (mlp_map.svi_steps, mlp_map.num_predictive) == (2000, 200)
+    assert mlp_dropout.num_predictive == 100
     assert REGISTRY["deep_rff"].keys_used() == [13, 14]
     assert REGISTRY["rff_gp"].keys_used() == [8, 11, 12]
 
@@ -62,8 +65,9 @@ def test_rff_models_share_one_feature_map_from_key_8():
 
 
 def test_passes_respects_direction():
-    assert REGISTRY["linear"].passes(-0.02) and not REGISTRY["linear"].passes(0.5)
-    assert REGISTRY["bnn"].passes(0.9) and not REGISTRY["bnn"].passes(0.5)
+    linear, bnn = REGISTRY["linear"].notebook, REGISTRY["bnn"].notebook
+    assert linear.passes(-0.02) and not linear.passes(0.5)
+    assert bnn.passes(0.9) and not bnn.passes(0.5)
 
 
 def test_unknown_model_name_raises_naming_it():
@@ -71,11 +75,48 @@ def test_unknown_model_name_raises_naming_it():
         get_spec("resnet")
 
 
-def test_every_sbc_setting_names_a_registered_nuts_model():
+def test_every_calibratable_entry_is_a_nuts_model_whose_kwargs_it_accepts():
     keys = make_sinc().model_keys
-    for name, settings in SBC_SETTINGS.items():
-        spec = get_spec(settings.model or name)
+    for name in names(calibratable=True):
+        spec = get_spec(name)
         assert spec.inference == "nuts", name
-        if settings.model_kwargs is not None:
-            replaced = settings.model_kwargs(keys[spec.module_key])
-            assert set(replaced) <= set(inspect.signature(spec.model).parameters), name
+        assert set(spec.kwargs(keys)) <= set(inspect.signature(spec.model).parameters), name
+
+
+def test_every_nuts_entry_is_fittable_and_calibratable():
+    nuts = names(inference="nuts")
+    assert set(nuts) <= set(names(calibratable=True)) & set(names(fittable=True))
+    assert {"rff_gp_noncentred", "deep_rff_smooth", "deep_rff_depth12", "bnn_depth16"} <= set(nuts)
+
+
+def test_variants_stand_for_a_notebook_model_and_keep_its_joint_law_facts():
+    for name, spec in REGISTRY.items():
+        if spec.stands_for is not None:
+            base = REGISTRY[spec.stands_for]
+            assert base.stands_for is None and spec.notebook == base.notebook, name
+
+
+def test_deep_rff_smooth_replaces_only_the_feature_lengthscales_and_noise_prior():
+    keys = make_sinc().model_keys
+    smooth = get_spec("deep_rff_smooth").kwargs(keys)
+    notebook = get_spec("deep_rff").kwargs(keys)
+    assert smooth["sigma_scale"] == 0.5 and "sigma_scale" not in notebook
+    a, b = smooth["deep_rff"], notebook["deep_rff"]
+    # Same keys, frequencies divided by the lengthscales 4 and 2 (powers of two: exact).
+    assert bool((a.rff1.omega * 4.0 == b.rff1.omega).all())
+    assert bool((a.rff2.omega * 2.0 == b.rff2.omega).all())
+
+
+def test_names_filter_by_family_and_refuse_an_unknown_one():
+    assert names("map") == ["linear", "mlp_map", "rff_svr"]
+    assert "bnn_depth16" in names("convergence") and "bnn_depth16" not in names("sbc")
+    with pytest.raises(ValueError, match="'nosuch'"):
+        names("nosuch")
+
+
+def test_an_entry_checked_by_a_family_needs_that_familys_settings():
+    with pytest.raises(ValueError, match="'sbc'"):
+        ModelSpec(name="x", title="x", model=lambda x, y=None: None, checks={"sbc": "ci"})
+    with pytest.raises(ValueError, match="'weekly'"):
+        ModelSpec(name="x", title="x", model=lambda x, y=None: None, checks={"r2": "weekly"})
+    assert set(FAMILIES) >= {f for spec in REGISTRY.values() for f in spec.checks}

@@ -38,15 +38,15 @@ from numpyro.handlers import condition
 
 from regmaster import diagnostics, exact
 from regmaster.data import make_sinc
-from regmaster.fits import VALIDATION
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
-from regmaster.zoo import get_spec
+from regmaster.zoo import NutsSettings, get_spec
 
 pytestmark = pytest.mark.exact
 
 Z_MEAN = 4.0  # means and covariances; 6.3e-5 per z-score under N(0, 1) (see module docstring)
 Z_SD = 4.5  # sds, and the 780 covariances of rff_svr; 6.8e-6 per z-score
+RUN = NutsSettings()  # 4 chains x (500 + 1000)
 MAX_RHAT = 1.01
 MIN_ESS = 400  # bulk and tail, 4 chains: 100 per chain
 NOISE_SD = 0.05  # the fixed sigma of the conjugate cases: the data's own noise level
@@ -82,9 +82,9 @@ def _nuts_draws(case: Case, seed: int, data) -> dict[str, np.ndarray]:
         jax.random.PRNGKey(seed),
         data.x_train,
         data.y_train,
-        num_warmup=VALIDATION.num_warmup,
-        num_samples=VALIDATION.num_samples,
-        num_chains=VALIDATION.num_chains,
+        num_warmup=RUN.num_warmup,
+        num_samples=RUN.num_samples,
+        num_chains=RUN.num_chains,
         **spec.kwargs(data.model_keys),
     )
     samples = mcmc.get_samples(group_by_chain=True)

@@ -34,11 +34,12 @@ from numpyro.infer.initialization import init_to_value
 
 from regmaster import exact
 from regmaster.data import make_sinc
-from regmaster.fits import shared
 from regmaster.inference import decaying_adam, run_map
 from regmaster.nn import LinearRegressor
 from regmaster.seeds import seed_from_name
 from regmaster.zoo import get_spec
+from validation.cases import cases
+from validation.fitcache import shared
 
 pytestmark = pytest.mark.map
 
@@ -48,17 +49,9 @@ OBJECTIVE_TOL = 1e-10  # (log p(theta_ref) - log p(theta_AutoDelta)) / |log p(th
 RIDGE_TOL = 1e-8  # closed form (the issue's figure)
 NOISE_SD = 0.05  # fixed sigma of the ridge check: the data's own noise level
 
-# Convex models: 5000 steps of Adam(0.1, halving every 1000) reach the float64 optimum.
-# The MLP's log joint is ill-conditioned (Hessian condition number ~1.6e7 at its local maxima):
-# a slower decay and many more steps, which still do not suffice (see the xfail below).
-ADAM = {
-    "linear": (0.1, 1000, 5000),
-    "rff_svr": (0.1, 1000, 5000),
-    "mlp_map": (0.01, 20000, 100_000),
-}
-
+# docs/findings.md#mlp-map-adam; the Adam schedules are the registry's (ModelSpec.map_schedule).
 XFAIL = {
-    ("test_autodelta_equals_constrained_map", "mlp_map"): (
+    "mlp_map": (
         "Adam does not reach a stationary point of the MLP's log joint: after 1e5 steps of "
         "Adam(0.01, halving every 2e4) |grad log p| = 0.13, and a Newton trust region started "
         "there raises log p from 70.44 to 71.24 (relative gap 1.1e-2) and moves theta by 1.7; "
@@ -66,17 +59,6 @@ XFAIL = {
         "objective itself is right: test_delta_guide_is_stationary_at_constrained_map[mlp_map]"
     ),
 }
-
-
-def _params(test: str) -> list:
-    """One parameter per model; the checks share a model's fits (fit_cache)."""
-    params = []
-    for name in ADAM:
-        marks = [pytest.mark.xdist_group(f"map-{name}")]
-        if (test, name) in XFAIL:
-            marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(test, name)]))
-        params.append(pytest.param(name, marks=marks, id=name))
-    return params
 
 
 def _fit_seed(name: str, backend: str) -> int:
@@ -107,11 +89,10 @@ def _autodelta_point(name: str, backend: str, cache: Path) -> dict:
 
 def _fit_autodelta(name: str, backend: str) -> dict:
     model, args, kwargs = _model_args(name)
-    lr, halving, steps = ADAM[name]
+    schedule = get_spec(name).map_schedule
     key = jax.random.PRNGKey(_fit_seed(name, backend))
-    fit = run_map(
-        model, key, *args, num_steps=steps, optimizer=decaying_adam(lr, halving), **kwargs
-    )
+    optimizer = decaying_adam(schedule.learning_rate, schedule.halving_steps)
+    fit = run_map(model, key, *args, num_steps=schedule.num_steps, optimizer=optimizer, **kwargs)
     return {k: np.asarray(v) for k, v in fit.point().items()}
 
 
@@ -128,7 +109,7 @@ def _find_reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMa
     both finished by Newton steps to the float64 floor of the gradient."""
     model, args, kwargs = _model_args(name)
     point = _autodelta_point(name, backend, cache)
-    if name == "mlp_map":
+    if not get_spec(name).identified:  # non-convex: stay in the AutoDelta point's basin
         ref = exact.constrained_map(model, point, *args, method="trust-exact", **kwargs)
     else:
         ref = exact.constrained_map(model, _fixed_init(point), *args, **kwargs)
@@ -156,7 +137,7 @@ def test_autodelta_equals_ridge_closed_form(backend, seed, record):
     assert gap <= RIDGE_TOL
 
 
-@pytest.mark.parametrize("map_model", _params("test_autodelta_equals_constrained_map"))
+@pytest.mark.parametrize("map_model", cases("map", xfail=XFAIL))
 def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record):
     """AutoDelta point = independent constrained optimum; stationary; not improvable."""
     model, args, kwargs = _model_args(map_model)
@@ -183,7 +164,7 @@ def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record)
     assert theta_gap <= THETA_TOL, f"|theta - theta_ref|_inf = {theta_gap:.2e}"
 
 
-@pytest.mark.parametrize("map_model", _params("test_delta_guide_is_stationary_at_constrained_map"))
+@pytest.mark.parametrize("map_model", cases("map"))
 def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_cache, record):
     """At the reference constrained optimum theta*, the AutoDelta loss is -log p(theta*) and its
     gradient in SVI's unconstrained coordinates vanishes (a log-Jacobian term, as in

@@ -29,39 +29,27 @@ import numpy as np
 import pytest
 
 from regmaster.data import NOTEBOOK_SEED
-from regmaster.fits import notebook_fit
-from regmaster.zoo import MODEL_NAMES, get_spec
+from regmaster.zoo import get_spec
+from validation.cases import cases
+from validation.fitcache import notebook_fit
 
 pytestmark = pytest.mark.r2
 
 NOTEBOOK_TOLERANCE = 0.01  # |R^2 - printed R^2|; printed to 3 decimals
 OTHER_SEEDS = (1, 2, 3, 4, 5)
 
-# The robustness check costs 5 notebook fits per model: 15-35 s each for the NUTS neural models.
-SLOW = {"bnn", "deep_rff"}
-
-
-def _notebook_params() -> list:
-    """One parameter per model. The checks reading its seed-666 fit (these two and the coverage
-    check) share it through ``fit_cache``, so it is fitted once."""
-    return [
-        pytest.param(name, marks=pytest.mark.xdist_group(f"notebook-{name}"), id=name)
-        for name in MODEL_NAMES
-    ]
-
 
 def _margin(name: str, r2: float) -> float:
     """Distance from the threshold, positive when the model passes."""
-    spec = get_spec(name)
-    return r2 - spec.r2_threshold if spec.r2_direction == ">" else spec.r2_threshold - r2
+    nb = get_spec(name).notebook
+    return r2 - nb.r2_threshold if nb.r2_direction == ">" else nb.r2_threshold - r2
 
 
 def _threshold(name: str) -> str:
-    spec = get_spec(name)
-    return f"{spec.r2_direction} {spec.r2_threshold}"
+    return get_spec(name).notebook.threshold_label
 
 
-@pytest.mark.parametrize("model", _notebook_params())
+@pytest.mark.parametrize("model", cases("r2"))
 def test_r2_passes_notebook_threshold(model, backend, fit_cache, record):
     """R^2 at seed 666 with the notebook's settings passes the notebook's threshold."""
     fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
@@ -72,30 +60,27 @@ def test_r2_passes_notebook_threshold(model, backend, fit_cache, record):
         margin=_margin(model, fit.r2),
         seconds=fit.seconds,
     )
-    assert get_spec(model).passes(fit.r2), f"R^2 {fit.r2:.4f} fails {_threshold(model)}"
+    assert get_spec(model).notebook.passes(fit.r2), f"R^2 {fit.r2:.4f} fails {_threshold(model)}"
 
 
-@pytest.mark.parametrize("model", _notebook_params())
+@pytest.mark.parametrize("model", cases("r2"))
 def test_r2_matches_notebook_value(model, backend, fit_cache, record):
     """R^2 at seed 666 within 0.01 of the value the notebook printed."""
-    spec = get_spec(model)
+    printed = get_spec(model).notebook.printed_r2
     fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
-    gap = abs(fit.r2 - spec.notebook_r2)
+    gap = abs(fit.r2 - printed)
     record(
         statistic="|R^2 - notebook R^2|",
         value=gap,
         r2=fit.r2,
-        notebook_r2=spec.notebook_r2,
+        notebook_r2=printed,
         threshold=NOTEBOOK_TOLERANCE,
         margin=NOTEBOOK_TOLERANCE - gap,
     )
     assert gap <= NOTEBOOK_TOLERANCE
 
 
-@pytest.mark.parametrize(
-    "model",
-    [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else [], id=m) for m in MODEL_NAMES],
-)
+@pytest.mark.parametrize("model", cases("r2_seeds"))
 def test_r2_threshold_holds_over_seeds(model, backend, fit_cache, record):
     """The notebook's threshold holds on 5 other dataset seeds."""
     scores = {s: notebook_fit(model, s, backend, fit_cache).r2 for s in OTHER_SEEDS}
@@ -107,5 +92,5 @@ def test_r2_threshold_holds_over_seeds(model, backend, fit_cache, record):
         threshold=_threshold(model),
         min_margin=min(_margin(model, r) for r in values),
     )
-    failing = {s: r for s, r in scores.items() if not get_spec(model).passes(r)}
+    failing = {s: r for s, r in scores.items() if not get_spec(model).notebook.passes(r)}
     assert not failing, f"threshold {_threshold(model)} fails at {failing}"
