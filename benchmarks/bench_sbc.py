@@ -34,7 +34,8 @@ import jax.numpy as jnp  # noqa: E402
 import jax.random as jr  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
-from regmaster import engine, model_linear, sbc  # noqa: E402
+from regmaster import engine as nuts_engine  # noqa: E402
+from regmaster import model_linear, sbc  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 WARMUP, SAMPLES, CHAINS = 300, 300, 2
@@ -69,7 +70,7 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     split = len(devices) > 1
 
     def engine_fit(key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None):
-        return engine.fit_batched(
+        return nuts_engine.fit_batched(
             model_linear,
             key,
             x,
@@ -96,11 +97,11 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
         progress("engine split", engine_split)
 
     start = time.perf_counter()
-    one_chain, template, _ = engine.chain_runner(
+    one_chain, template, _ = nuts_engine.chain_runner(
         model_linear, x, y[0], num_warmup=WARMUP, num_samples=SAMPLES, degree=1
     )
     run_replication = jax.jit(jax.vmap(one_chain, in_axes=(0, None, 0)))
-    z0 = engine.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
+    z0 = nuts_engine.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
     keys = jr.split(jr.PRNGKey(3), n * CHAINS).reshape(n, CHAINS, -1)
 
     def run_kernel_loop(first: int, stop: int) -> float:
@@ -118,16 +119,16 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     progress("loop/kernel (scaled)", kernel_loop)
 
     # Execution alone, compilation excluded: each program is compiled before it is timed.
-    z_all = engine.uniform_initial_points(jr.PRNGKey(4), template, n * CHAINS)
+    z_all = nuts_engine.uniform_initial_points(jr.PRNGKey(4), template, n * CHAINS)
     y_rows, keys_all = jnp.repeat(y, CHAINS, axis=0), jr.split(jr.PRNGKey(5), n * CHAINS)
     # The engine's own layout (the platform's default lanes per step), the other layout, and the
     # engine split over every device.
-    lanes = engine.default_lanes_per_step(devices[0].platform, n * CHAINS)
-    other_lanes = engine.LANES_PER_STEP if lanes != engine.LANES_PER_STEP else n * CHAINS
+    lanes = nuts_engine.default_lanes_per_step(devices[0].platform, n * CHAINS)
+    other_lanes = nuts_engine.LANES_PER_STEP if lanes != nuts_engine.LANES_PER_STEP else n * CHAINS
     layouts = [(lanes, None), (other_lanes, None)] + ([(lanes, devices)] if split else [])
     executions = []
     for per_step, on in layouts:
-        batched = engine.batched_chains(one_chain, lanes_per_step=per_step, devices=on)
+        batched = nuts_engine.batched_chains(one_chain, lanes_per_step=per_step, devices=on)
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         start = time.perf_counter()
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
