@@ -23,21 +23,9 @@ Method (the "medium" path of fdlibm's ``__ieee754_rem_pio2``, made branch-free):
 The error-free steps rely on XLA's default IEEE semantics (no reassociation); XLA's CPU fast-math
 flags would void them. Fused multiply-adds, where the compiler contracts to them, only help.
 
-Accuracy (float64; measured on x86-64 with FMA against numpy's libm and a long-double reference):
-
-- ``|x| <= 2**20 * pi/2`` (about 1.6e6): within one representable step of libm (about 3% of
-  results differ from it by that step); at most 0.78 ulp from the exact value over 2e7 points
-  (libm: 0.52). ``cos(0) == 1`` and ``sin(x) == x`` for ``|x| < 2**-27`` exactly, signed zero and
-  subnormals included.
-- ``|x|`` up to ``2**51`` (about 2.3e15): the products ``n * pi/2`` are no longer all exact. The
-  absolute error stays below one ulp of ``x`` (measured: 5e-7 ulp of ``x``), i.e. the result is
-  the sine/cosine of an argument less than an ulp from ``x``, which is as much as the argument
-  itself determines; relative to libm near the zeros this is tens of ulp at 7e6 and thousands at
-  1e9.
-- Beyond ``2**51``: ``round(x * 2/pi)`` may miss the nearest quadrant and the reduced argument is
-  clamped; the result is finite and in ``[-1, 1]`` but not meaningful. Use ``jnp.cos`` (libm's
-  Payne-Hanek reduction) if such arguments matter.
-- ``inf`` and ``nan`` give ``nan``, like ``jnp.cos``.
+Accuracy (float64): within one representable step of libm for ``|x| <= 2**20 * pi/2``; below one
+ulp of ``x`` up to ``2**51``; finite but meaningless beyond; ``inf``/``nan`` give ``nan``. The
+measurements: docs/fastmath.md.
 
 Inputs that are not float64 (float32, float16, complex) go to ``jnp.sin``/``jnp.cos`` unchanged;
 integers are promoted to JAX's default float type first.

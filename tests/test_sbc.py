@@ -2,7 +2,8 @@
 
 The exact sampler is conjugate Bayesian linear regression with known noise:
 w ~ N(0, tau^2 I_p), y ~ N(X w, s^2 I), posterior N(m, S) with S = (X'X/s^2 + I/tau^2)^-1 and
-m = S X'y / s^2. Faults are injected into its posterior draws.
+m = S X'y / s^2. Faults are injected into its posterior draws. Measured false-alarm rates and
+power: docs/calibration.md#sbc-harness.
 """
 
 from functools import partial
@@ -50,7 +51,7 @@ def test_exact_posterior_draws_pass():
 
 
 def test_posterior_20_percent_too_narrow_fails():
-    # Power at 500 replications, measured over 200 seeds: see test_power_of_the_verdict.
+    # Power at 500 replications: test_power_of_the_verdict, docs/calibration.md#sbc-harness.
     _, adjusted, passed = exact_sbc_verdict(np.random.default_rng(12), 500, scale=0.8)
     assert not passed, adjusted
 
@@ -87,9 +88,8 @@ def test_false_alarm_rate_of_the_verdict_on_exact_draws_is_at_most_alpha():
     ],
 )
 def test_power_of_the_verdict_at_500_replications(fault, kwargs, minimum_power):
-    # Detections out of 100 runs. Measured power over 200 runs: 1.00 for both faults at 500
-    # replications (at 100 / 200: narrow .87 / 1.00, bias .49 / .94). If the power were only 0.9,
-    # P(Binomial(100, 0.9) < 80) = 8e-4 is this assertion's false-alarm rate.
+    # Detections out of 100 runs. If the power were only 0.9, P(Binomial(100, 0.9) < 80) = 8e-4 is
+    # this assertion's false-alarm rate (measured power: docs/calibration.md#sbc-harness).
     rng = np.random.default_rng(7)
     detected = sum(not exact_sbc_verdict(rng, 500, **kwargs)[2] for _ in range(100))
     assert detected >= 100 * minimum_power, f"{fault}: power {detected / 100:.2f}"

@@ -9,21 +9,20 @@ eps_i are independent), with p_i = Phi((u_i - f_i) / s) - Phi((l_i - f_i) / s) k
 (f = sinc, s = 0.05). So C has mean p_bar = mean_i p_i and sd <= sqrt(0.95 * 0.05 / 400) = 0.0109
 near p_bar = 0.95. That binomial error covers the fresh noise only: all 400 intervals come from
 one posterior (one sigma, one set of weights), their errors are shared, and the grid points are
-not 400 independent draws of an interval. p_bar itself moves with the data set: over 11 dataset
-seeds (666, 1-10) its sd was 0.013-0.020 for the NUTS models (mean 0.946-0.950: calibrated on
-average). The tolerance adds both parts:
+not 400 independent draws of an interval. p_bar itself moves with the data set (``FIT_SD``, its
+sd over dataset seeds). The tolerance adds both parts:
 
     |C - 0.95| <= 4 sqrt(0.0109^2 + 0.020^2) = 0.091
 
-a false-alarm rate of ~6e-5 per model under a normal approximation; observed: the largest
-|C - 0.95| in those 55 fits (5 NUTS models x 11 seeds) was 0.063. It catches gross
-miscalibration only, e.g. an interval without the noise term or with the prior's sigma (C near 0
-or 1), not a 2-point shift of coverage.
+a false-alarm rate of ~6e-5 per model under a normal approximation (measured coverage over
+dataset seeds: docs/calibration.md#coverage). It catches gross miscalibration only, e.g. an
+interval without the noise term or with the prior's sigma (C near 0 or 1), not a 2-point shift of
+coverage.
 
 Gated: the NUTS models except ``linear``, which is misspecified on purpose (a line through sinc;
-its sigma absorbs the misfit: C ranged 0.88-0.99 over those seeds). The MAP models are recorded
-only: the MLP's plug-in interval ignores parameter uncertainty (C 0.84-0.95), MC dropout's is
-wide (C 0.995-1.0). These are properties of the methods, not defects of the code.
+its sigma absorbs the misfit). The MAP models are recorded only: the MLP's plug-in interval
+ignores parameter uncertainty, MC dropout's is wide. These are properties of the methods, not
+defects of the code.
 """
 
 from __future__ import annotations
@@ -44,11 +43,10 @@ LEVEL = 0.95
 N_POINTS = 400
 BINOMIAL_SD = float(np.sqrt(LEVEL * (1 - LEVEL) / N_POINTS))  # 0.0109: fresh noise, given a fit
 FIT_SD = 0.020  # sd of p_bar over 11 dataset seeds, the largest among the NUTS models
-TOLERANCE = 4 * float(np.hypot(BINOMIAL_SD, FIT_SD))  # 0.091
+TOLERANCE = 4 * float(np.hypot(BINOMIAL_SD, FIT_SD))  # 0.091; false alarm ~6e-5 per model
 # Entries whose interval makes no 95% claim (``ModelSpec.coverage_exempt``) must still not be
-# degenerate: an interval that drops the noise term covers almost nothing. Their C ranged
-# 0.84-1.0 over 11 dataset seeds (33 fits), so the floor has no alarm there.
-EXEMPT_FLOOR = 0.5
+# degenerate: an interval that drops the noise term covers almost nothing.
+EXEMPT_FLOOR = 0.5  # no alarm in 33 fits over 11 dataset seeds: docs/calibration.md#coverage
 
 
 @pytest.mark.parametrize("model", cases("coverage"))

@@ -5,24 +5,9 @@ Statistic (CRITERIA section 3): z = (estimate - exact) / MCSE, MCSE from ArviZ (
 means, and the MCSE of that average. Evaluated only once the run has converged: rank-normalised
 split R-hat < 1.01 and bulk and tail ESS >= 400 on every quantity tested (Vehtari et al. 2021).
 
-False-alarm rates. Under N(0, 1), P(|z| > 4) = 6.3e-5 and P(|z| > 4.5) = 6.8e-6 per z-score, so a
-family of m z-scores false-alarms at about m times that (union bound). CRITERIA section 3 measured
-200 replicates x 4 chains x 1000 draws of the 3-parameter linear model: z sd 0.95-1.03, no |z| > 4
-in 4000 z-scores, the sd of sigma slightly heavy-tailed (1.5% beyond 3). Re-measured here with
-independent 4-chain replicates at these settings (sd of z; largest |z|):
-
-- linear, quadrature (20 replicates): means 1.09, sds 0.98, covariance 0.89, sigma mean 1.00,
-  sigma sd 0.84; largest |z| 2.87. Threshold 4 for 3 means + 1 covariance, 4.5 for 3 sds:
-  family-wise 2.7e-4;
-- linear, sigma fixed (20 replicates): means 1.21, sds 1.02, covariance 0.97; largest 2.79.
-  2 means + 1 covariance at 4, 2 sds at 4.5: 2.0e-4;
-- rff_svr, sigma fixed, D = 40 (10 replicates): means 1.04 (400 z), sds 0.97 (400), covariances
-  1.00 (7800 z, 0.44% beyond 3 against 0.27% for N(0, 1)); largest 3.26, 3.43, 3.70. 40 means at 4
-  (2.5e-3) and 40 sds at 4.5 (2.7e-4). The 780 covariances at 4 would false-alarm 780 x 6.3e-5 =
-  4.9% of the time on their own, so their threshold is 4.5: 780 x 6.8e-6 = 0.53%; case total
-  0.8%.
-
-Every replicate passed the gate (R-hat <= 1.0072, ESS >= 690).
+Thresholds: |z| <= 4 for means and covariances, 4.5 for sds and for the 780 covariances of
+rff_svr; a family of m z-scores false-alarms at about m times the per-z-score rate (union bound):
+family-wise 2.7e-4, 2.0e-4 and 0.8% for the three cases (docs/calibration.md#exact-posterior).
 
 References: Vehtari et al. (2021), Bayesian Analysis 16(2); Bishop (2006), PRML section 3.3.
 """
@@ -44,7 +29,7 @@ from regmaster.zoo import NutsSettings, get_spec
 
 pytestmark = pytest.mark.exact
 
-Z_MEAN = 4.0  # means and covariances; 6.3e-5 per z-score under N(0, 1) (see module docstring)
+Z_MEAN = 4.0  # 6.3e-5 per z-score under N(0, 1); measured: docs/calibration.md#exact-posterior
 Z_SD = 4.5  # sds, and the 780 covariances of rff_svr; 6.8e-6 per z-score
 RUN = NutsSettings()  # 4 chains x (500 + 1000)
 MAX_RHAT = 1.01

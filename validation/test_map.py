@@ -11,10 +11,9 @@ term (the delta guide has log q = 0; SVI maps its parameters through ``biject_to
   the log joint beyond tolerance.
 
 These are optimisation checks, deterministic given the seed: no false-alarm rate in the
-statistical sense. Tolerances (float64) are those achieved in CRITERIA section 2 with margin:
-|theta - theta_ref|_inf <= 1e-6 (seen 3e-10), gradient norm <= 1e-6 (seen 7e-13), relative
-objective gap <= 1e-10. Optimiser: Adam with a rate halving every 1000 steps from 0.1, since Adam at
-a constant rate reaches the optimum and drifts off it again (CRITERIA section 2 trap).
+statistical sense. Tolerances (float64) are those achieved in CRITERIA section 2 with margin
+(docs/calibration.md#map). Optimiser: Adam with a rate halving every 1000 steps from 0.1, since
+Adam at a constant rate reaches the optimum and drifts off it again (CRITERIA section 2 trap).
 """
 
 from __future__ import annotations

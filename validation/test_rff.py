@@ -2,7 +2,8 @@
 
 Every statistic is computed from the feature map's public call, ``RFFFeatureMap(D, l, key=k)(x)``,
 batched over independent feature draws with ``jax.vmap``. Each threshold carries its false-alarm
-rate: derived (normal/binomial/Hoeffding tails) or measured over many seeds outside the suite.
+rate: derived (normal/binomial/Hoeffding tails) or measured over many seeds outside the suite
+(docs/calibration.md#rff).
 
 The slip "phase on [0, pi) instead of [0, 2 pi)" leaves the law of the random feature function
 x -> cos(w x + b) unchanged (w is symmetric: (w, b) -> (-w, 2 pi - b) maps [0, pi) onto (pi, 2 pi]
@@ -127,7 +128,7 @@ def test_rff_kernel_unbiased_with_theoretical_variance(lengthscale, backend, see
         theory = np.asarray(rff_variance(dist, lengthscale, D_MOMENTS, variant))
         mean = draws.mean(axis=0)
         # Unbiasedness: |mean - k| <= 5 sqrt(Var/S); false alarm 5.7e-7 per pair (CLT, S = 2e4;
-        # measured z = (mean - k)/sqrt(Var/S) over 2100 checks: sd 0.998, |z| > 3 in 0.14%).
+        # measured: docs/calibration.md#rff).
         bias_tol = 5.0 * np.sqrt(theory / N_DRAWS)
         random = theory > 0
         if variant == "sin_cos":
@@ -145,11 +146,8 @@ def test_rff_kernel_unbiased_with_theoretical_variance(lengthscale, backend, see
         )
         assert np.all(np.abs(mean - exact)[random] <= bias_tol[random]), (variant, mean, exact)
         # Variance ratio s^2/sigma^2 in 1 +- 5 se (normal approximation of the chi-square, with the
-        # kurtosis term). Measured over 100 seeds x 21 pair checks (3 lengthscales, both
-        # variants): z = (ratio - 1)/se has sd 1.065 and |z| > 3 in 0.29% (nominal 0.27%), so
-        # 5 se is ~4.7 sd: false alarm ~3e-6 per pair. At S = 2e4 the interval is ~[0.95, 1.05]
-        # (half-widths 0.048-0.054 seen); CRITERIA's [0.85, 1.15] is the same ~4.7 se at
-        # S = 2000, so that S is the least it needs. Never looser than CRITERIA's:
+        # kurtosis term); 5 se is ~4.7 measured sd: false alarm ~3e-6 per pair
+        # (docs/calibration.md#rff). Never looser than CRITERIA's [0.85, 1.15]:
         assert np.all(5.0 * se <= 0.15)
         assert np.all(np.abs(ratio - 1.0) <= 5.0 * se), (variant, ratio, se)
 
@@ -248,8 +246,7 @@ def test_uniform_error_on_finite_set_below_union_bound(lengthscale, backend, see
         errors = max_error_draws(variant, D_UNIFORM, lengthscale, x, jr.split(key, UNIFORM_DRAWS))
         record(**{f"{variant}_max_error": errors.max(), f"{variant}_eps_delta": eps})
         # Union bound over M pairs and Hoeffding: each draw exceeds eps with probability <= 1e-6,
-        # so the false alarm over 40 draws is <= 4e-5. In practice ~0: over 1000 draws per case the
-        # largest error seen was 0.16 against eps 0.41 (cos_phase) and 0.12 against 0.29 (sin_cos).
+        # so the false alarm over 40 draws is <= 4e-5 (measured margins: docs/calibration.md#rff).
         assert errors.max() < eps, (variant, errors.max(), eps)
 
 
@@ -272,8 +269,8 @@ def test_max_error_decays_as_inverse_sqrt_features(variant, lengthscale, backend
     ]
     slope = empirical_slope(RATE_SIZES, mean_max)
     record(slope=slope, sizes=RATE_SIZES, mean_max_error=mean_max)
-    # Measured over 200 seeds: slope mean -0.499, sd 0.011 (cos_phase) and 0.015 (sin_cos);
-    # [-0.6, -0.4] is >= 6.4 sd from the mean on each side: false alarm < 1e-9 (normal tail).
+    # [-0.6, -0.4] is >= 6.4 measured sd from the mean slope on each side: false alarm < 1e-9
+    # (normal tail; docs/calibration.md#rff).
     assert -0.6 <= slope <= -0.4, (slope, mean_max)
 
 
@@ -387,10 +384,8 @@ def test_rff_bayesian_regression_converges_to_exact_gp(lengthscale, backend, see
         slope_var=slope_var,
     )
     # Rate D^-1/2 (slope -1/2), told apart from a plateau (slope 0: a wrong kernel) and from D^-1.
-    # Measured over 60 seeds (D = 256, 1024, 4096; 64 draws each): mean-error slope -0.49 (sd
-    # 0.023) at l = 0.5, -0.475 (sd 0.035) at l = 2.5; variance-error slope -0.56 (sd 0.033) at
-    # l = 0.5 (an O(1/D) bias still shows), -0.47 (sd 0.034) at l = 2.5. The nearest edge of
-    # [-0.7, -0.3] is 4.3 sd away: false alarm <= 2e-5 per slope (normal tail, extrapolated).
+    # The nearest edge of [-0.7, -0.3] is 4.3 measured sd away: false alarm <= 2e-5 per slope
+    # (normal tail, extrapolated; docs/calibration.md#rff).
     assert -0.7 <= slope_mean <= -0.3, (slope_mean, err_mean)
     assert -0.7 <= slope_var <= -0.3, (slope_var, err_var)
 
