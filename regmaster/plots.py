@@ -63,60 +63,74 @@ def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> 
     return paths
 
 
-def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
-    """Rank histograms and ECDF-difference curves with the simultaneous 99% band (PNG).
-
-    The band is ArviZ's simultaneous ECDF band (Saeilynoja et al. 2022) for the jittered ranks.
-    """
-    import numpy as np
-    from scipy import stats as sps
-
-    from .stats import ecdf_band
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = result.quantities
-    shown = list(range(len(names)))
-    if len(shown) > max_quantities:  # keep the invariant quantities at the end: f, loglik
+def _sbc_grid(result, max_quantities: int):
+    """Indices of the quantities shown (the invariant ones, f and loglik, kept at the end), and an
+    empty grid of axes for them."""
+    shown = list(range(len(result.quantities)))
+    if len(shown) > max_quantities:
         shown = shown[: max_quantities - 4] + shown[-4:]
     cols = min(4, len(shown))
     rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    return shown, fig, list(axes.flat)
+
+
+def sbc_rank_figure(result, max_quantities: int = 12):
+    """Rank histograms, one panel per quantity, with the 99% per-bin band of uniform ranks."""
+    import numpy as np
+    from scipy import stats as sps
+
+    shown, fig, axes = _sbc_grid(result, max_quantities)
     n, draws = result.replications, result.num_draws
     bins = min(20, draws + 1)
     edges = np.linspace(0, draws + 1, bins + 1)
-    expected = n / bins
     lo, hi = sps.binom.ppf([0.005, 0.995], n, 1 / bins)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-    for ax, j in zip(axes.flat, shown, strict=False):
+    for ax, j in zip(axes, shown, strict=False):
         ax.axhspan(lo, hi, color="0.85", label="99% per bin")
-        ax.axhline(expected, color="0.4", lw=1)
+        ax.axhline(n / bins, color="0.4", lw=1)
         ax.hist(result.ranks[:, j], bins=edges, color="C0", alpha=0.8)
-        ax.set_title(f"{names[j]}  p={result.adjusted[j]:.3g}", fontsize=9)
-    for ax in list(axes.flat)[len(shown) :]:
-        ax.axis("off")
+        ax.set_title(f"{result.quantities[j]}  p={result.adjusted[j]:.3g}", fontsize=9)
     fig.suptitle(f"SBC rank histograms: {result.model}, N={n}, L={draws}")
     fig.tight_layout()
-    hist_path = out_dir / f"sbc_ranks_{result.model}.png"
-    fig.savefig(hist_path, dpi=90)
-    plt.close(fig)
+    return fig
 
+
+def sbc_ecdf_figure(result, max_quantities: int = 12):
+    """ECDF of the jittered ranks minus the uniform CDF, with the simultaneous 99% band
+    (Saeilynoja et al. 2022, as ArviZ computes it)."""
+    import numpy as np
+
+    from .stats import ecdf_band
+
+    shown, fig, axes = _sbc_grid(result, max_quantities)
+    n, draws = result.replications, result.num_draws
     points, lower, upper = ecdf_band(n)
     rng = np.random.default_rng(0)
     u = (result.ranks + rng.uniform(size=result.ranks.shape)) / (draws + 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-    for ax, j in zip(axes.flat, shown, strict=False):
+    for ax, j in zip(axes, shown, strict=False):
         ecdf = np.searchsorted(np.sort(u[:, j]), points, side="right") / n
         ax.fill_between(
             points, lower - points, upper - points, color="0.85", label="simultaneous 99%"
         )
         ax.plot(points, ecdf - points, color="C0")
         ax.axhline(0, color="0.4", lw=1)
-        ax.set_title(names[j], fontsize=9)
-    for ax in list(axes.flat)[len(shown) :]:
-        ax.axis("off")
+        ax.set_title(result.quantities[j], fontsize=9)
     fig.suptitle(f"SBC ECDF difference: {result.model}")
     fig.tight_layout()
-    ecdf_path = out_dir / f"sbc_ecdf_{result.model}.png"
-    fig.savefig(ecdf_path, dpi=90)
-    plt.close(fig)
-    return [hist_path, ecdf_path]
+    return fig
+
+
+def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
+    """``sbc_ranks_<model>.png`` and ``sbc_ecdf_<model>.png`` in ``out_dir``; return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind, build in (("ranks", sbc_rank_figure), ("ecdf", sbc_ecdf_figure)):
+        fig = build(result, max_quantities)
+        path = out_dir / f"sbc_{kind}_{result.model}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths
