@@ -34,9 +34,13 @@ def _model_names(values: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _write_json(path: str, payload: dict) -> None:
+def _write_text(path: str, text: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    Path(path).write_text(text)
+
+
+def _write_json(path: str, payload: dict) -> None:
+    _write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _cmd_fit(args) -> int:
@@ -147,6 +151,34 @@ def _cmd_sbc(args) -> int:
     return 0 if result.passed else 1
 
 
+def _cmd_report(args) -> int:
+    from . import report
+
+    if args.action == "show":
+        print(report.format_summary(report.load(args.files[0])))
+        return 0
+    if args.action == "compare":
+        baseline, current = (report.load(path) for path in args.files)
+        changes = report.compare(baseline, current)
+        for change in changes:
+            print(change.describe())
+        regressions = sum(c.regression for c in changes)
+        print(
+            f"{len(changes)} change(s), {regressions} regression(s) against {args.files[0]}"
+            if changes
+            else f"no change against {args.files[0]}"
+        )
+        return 1 if regressions else 0
+    record = report.load(args.files[0])
+    text = report.to_markdown(record)
+    if args.out:
+        _write_text(args.out, text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="regmaster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -231,12 +263,29 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
     sbc.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     sbc.set_defaults(func=_cmd_sbc)
+
+    rep = sub.add_parser(
+        "report",
+        help="read, compare and render validation run records",
+        description="Read the run record a validation run writes (reports/validation.json). "
+        "show: the model x family summary. compare BASELINE CURRENT: every check whose verdict "
+        "changed or whose key figure moved past its tolerance; exits 1 on any regression. "
+        "markdown: the report as Markdown. A bad or incompatible file exits 2.",
+    )
+    rep.add_argument("action", choices=("show", "compare", "markdown"))
+    rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
+    rep.add_argument("--out", metavar="PATH", help="markdown: write to PATH, not stdout")
+    rep.set_defaults(func=_cmd_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "action", None) is not None:
+        wanted = 2 if args.action == "compare" else 1
+        if len(args.files) != wanted:
+            parser.error(f"report {args.action} takes {wanted} file(s), got {len(args.files)}")
     try:
         return args.func(args)
     except ValueError as error:

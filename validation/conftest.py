@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
+from regmaster import zoo
+from regmaster.report import SCHEMA, environment, split_test_id, verdict_of
 from regmaster.seeds import seed_from_name
 
 MARKERS = {
@@ -135,16 +138,37 @@ def record(request, seed):
     return _record
 
 
+def _reason(report) -> str | None:
+    """Why a check did not pass: the xfail reason, the skip reason, or the failure's last line."""
+    if hasattr(report, "wasxfail"):
+        return report.wasxfail or None
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if report.failed:
+        lines = [line for line in report.longreprtext.splitlines() if line.startswith("E ")]
+        return lines[0][1:].strip() if lines else report.longreprtext.strip()[-300:]
+    return None
+
+
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
-        figures = dict(report.user_properties)
+        if report.when == "setup" and report.failed:
+            outcome = "error"
+        _, params, backend = split_test_id(report.nodeid)
+        families = [m for m in MARKERS if m in report.keywords and m not in ("slow", "release")]
         _RESULTS.append(
             {
                 "test": report.nodeid,
+                "family": families[0] if families else None,
+                "model": params if params in zoo.REGISTRY else None,
+                "params": params,
+                "backend": backend,
                 "outcome": outcome,
+                "verdict": verdict_of(outcome),
+                "reason": _reason(report),
                 "seconds": round(report.duration, 3),
-                "figures": figures,
+                "figures": dict(report.user_properties),
             }
         )
 
@@ -152,13 +176,27 @@ def pytest_runtest_logreport(report):
 _RESULTS: list[dict] = []
 
 
+def pytest_sessionstart(session):
+    session.config.stash[_STARTED] = time.perf_counter()
+
+
+_STARTED = pytest.StashKey[float]()
+
+
 def pytest_sessionfinish(session):
     path = session.config.getoption("--report-json")
     if not path or hasattr(session.config, "workerinput"):
         return
+    record = {
+        "schema": SCHEMA,
+        "environment": environment(["pytest", *session.config.invocation_params.args]),
+        "seconds": round(time.perf_counter() - session.config.stash[_STARTED], 1),
+        "results": sorted(_RESULTS, key=lambda r: r["test"]),
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    results = sorted(_RESULTS, key=lambda r: r["test"])
-    Path(path).write_text(json.dumps({"results": results}, indent=1))
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,322 @@
+"""The run record of a validation run: read it, summarise it, compare it with a baseline.
+
+A record (``reports/validation.json``) holds the environment of the run and one result per check:
+its test id, family, model, backend, outcome, verdict and recorded figures. Verdicts: ``pass``;
+``finding`` (a strict xfail: a documented inference problem, docs/findings.md); ``fail``; ``skip``.
+
+:func:`compare` lists every check whose verdict changed or whose key figure moved past the
+tolerances of :data:`TOLERANCES`; a change that makes the current run worse is a regression.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "regmaster-validation/1"
+VERDICTS = ("pass", "finding", "fail", "skip")
+_VERDICT_OF_OUTCOME = {
+    "passed": "pass",
+    "xfailed": "finding",
+    "failed": "fail",
+    "error": "fail",
+    "skipped": "skip",
+}
+PACKAGES = ("jax", "jaxlib", "numpyro", "equinox", "einops", "arviz", "scipy", "numpy", "pytest")
+
+TOLERANCES = {
+    "r2_margin": 0.01,  # R² may lose at most this much distance from its notebook threshold
+    "sbc_alpha": 0.01,  # an SBC verdict's smallest Holm-adjusted p-value must stay above it
+}
+"""How far a key figure may move before :func:`compare` calls it a regression."""
+
+
+class RecordError(ValueError):
+    """A file that is not a readable run record; the message is one line naming the file."""
+
+
+def verdict_of(outcome: str) -> str:
+    """The verdict of a pytest outcome (``passed``, ``xfailed``, ``failed``, ``error``, ...)."""
+    return _VERDICT_OF_OUTCOME.get(outcome, "fail")
+
+
+def split_test_id(test: str) -> tuple[str, str | None, str | None]:
+    """``(check, model, backend)`` of a node id ``path::test[model-backend]``."""
+    check, _, params = test.partition("[")
+    if not params:
+        return check, None, None
+    params = params.rstrip("]")
+    model, sep, backend = params.rpartition("-")
+    if sep and backend in ("cpu", "gpu"):
+        return check, model or None, backend
+    return check, params, None
+
+
+def environment(argv: Iterable[str] | None = None) -> dict[str, Any]:
+    """Versions, platform, JAX devices and precision, git commit and command line of this run."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": _processor(),
+        "packages": versions,
+        "git_commit": _git_commit(),
+        "command": list(sys.argv if argv is None else argv),
+    }
+    if "jax" in sys.modules:
+        import jax
+
+        env["jax_backend"] = jax.default_backend()
+        env["devices"] = [str(d) for d in jax.devices()]
+        env["x64"] = bool(jax.config.jax_enable_x64)
+    return env
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """The record in ``path``, checked; :class:`RecordError` names the file and what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise RecordError(f"{path}: cannot read ({error.strerror or error})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not JSON ({error.msg}, line {error.lineno})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("results"), list):
+        raise RecordError(f"{path}: not a regmaster run record (no 'results' list)")
+    schema = record.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise RecordError(f"{path}: record schema {schema!r}, this regmaster reads {SCHEMA!r}")
+    for i, result in enumerate(record["results"]):
+        if not isinstance(result, dict) or not {"test", "outcome"} <= set(result):
+            raise RecordError(f"{path}: result {i} lacks 'test' or 'outcome'")
+    return record
+
+
+def results_by_test(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["test"]: r for r in record["results"]}
+
+
+def summary(record: Mapping[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """model -> family -> verdict -> count."""
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for result in record["results"]:
+        family = result.get("family") or "other"
+        cell = table.setdefault(result.get("model") or "(suite)", {}).setdefault(family, {})
+        verdict = verdict_of(result["outcome"])
+        cell[verdict] = cell.get(verdict, 0) + 1
+    return table
+
+
+def format_summary(record: Mapping[str, Any]) -> str:
+    """The summary as a text table: one row per model, one column per family."""
+    table = summary(record)
+    families = sorted({f for row in table.values() for f in row})
+    width = max([len(m) for m in table] + [5])
+    lines = [f"{'model':<{width}} " + " ".join(f"{f:<13}" for f in families)]
+    for model in sorted(table):
+        cells = [_cell(table[model].get(f, {})) for f in families]
+        lines.append(f"{model:<{width}} " + " ".join(f"{c:<13}" for c in cells))
+    counts = {v: 0 for v in VERDICTS}
+    for result in record["results"]:
+        counts[verdict_of(result["outcome"])] += 1
+    totals = ", ".join(f"{n} {v}" for v, n in counts.items())
+    seconds = record.get("seconds")
+    lines.append(f"total: {totals}" + (f"; {seconds:.0f} s" if seconds is not None else ""))
+    return "\n".join(lines)
+
+
+def _cell(counts: Mapping[str, int]) -> str:
+    if not counts:
+        return "-"
+    if counts.get("fail"):
+        return f"FAIL {counts['fail']}"
+    if counts.get("finding"):
+        return f"finding {counts['finding']}"
+    if counts.get("pass"):
+        return f"pass {counts['pass']}"
+    return f"skip {counts.get('skip', 0)}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between a baseline and a current record."""
+
+    test: str
+    what: str  # "verdict", "missing", or the name of a key figure
+    before: Any
+    after: Any
+    regression: bool
+
+    def describe(self) -> str:
+        mark = "REGRESSION" if self.regression else "change"
+        return f"{mark}: {self.test}: {self.what} {self.before} -> {self.after}"
+
+
+def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Change]:
+    """Every check whose verdict changed or whose key figure moved past :data:`TOLERANCES`.
+
+    Regressions: a check of the baseline missing now; a verdict that was ``pass`` and is no longer,
+    or ``finding`` and is now ``fail``; R² closer to its threshold by more than 0.01; an SBC
+    verdict whose smallest Holm p-value falls to alpha or below; divergences where there were none;
+    an SBC health share over its bound where it was within.
+    """
+    before, after = results_by_test(baseline), results_by_test(current)
+    changes = []
+    for test, old in before.items():
+        new = after.get(test)
+        if new is None:
+            changes.append(Change(test, "missing", verdict_of(old["outcome"]), None, True))
+            continue
+        v_old, v_new = verdict_of(old["outcome"]), verdict_of(new["outcome"])
+        if v_old != v_new:
+            worse = (v_old == "pass") or (v_old == "finding" and v_new == "fail")
+            changes.append(Change(test, "verdict", v_old, v_new, worse))
+        changes.extend(_figure_changes(test, old.get("figures", {}), new.get("figures", {})))
+    for test in after.keys() - before.keys():
+        v_new = verdict_of(after[test]["outcome"])
+        changes.append(Change(test, "verdict", None, v_new, v_new == "fail"))
+    return sorted(changes, key=lambda c: (not c.regression, c.test, c.what))
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _figure_changes(test: str, old: Mapping, new: Mapping) -> list[Change]:
+    changes = []
+    if old.get("statistic") == "R^2 of the predictive mean":
+        a, b = _number(old.get("margin")), _number(new.get("margin"))
+        if a is not None and b is not None and a - b > TOLERANCES["r2_margin"]:
+            changes.append(Change(test, "R^2 margin", round(a, 4), round(b, 4), True))
+    a, b = _number(old.get("min_holm_pvalue")), _number(new.get("min_holm_pvalue"))
+    alpha = TOLERANCES["sbc_alpha"]
+    if a is not None and b is not None and a > alpha >= b:
+        changes.append(Change(test, "SBC min Holm p-value", a, b, True))
+    for key in ("divergent_transitions",):
+        a, b = _number(old.get(key)), _number(new.get(key))
+        if a == 0 and b is not None and b > 0:
+            changes.append(Change(test, key, int(a), int(b), True))
+    if old.get("statistic") == "divergent transitions":
+        a, b = _number(old.get("value")), _number(new.get("value"))
+        if a == 0 and b is not None and b > 0:
+            changes.append(Change(test, "divergent transitions", 0, int(b), True))
+    a, b = (
+        _number(old.get("share_ess_below_num_draws")),
+        _number(new.get("share_ess_below_num_draws")),
+    )
+    bound = _number(new.get("threshold"))
+    if a is not None and b is not None and bound is not None and a <= bound < b:
+        changes.append(Change(test, "share of draws with low ESS", a, b, True))
+    return changes
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and len(value) > 4:
+        return f"[{', '.join(_fmt(v) for v in value[:4])}, ...]"
+    return str(value)
+
+
+def key_figure(result: Mapping[str, Any]) -> str:
+    """The one figure that says most about a check, as ``name = value``."""
+    figures = result.get("figures", {})
+    if "statistic" in figures and "value" in figures:
+        return f"{figures['statistic']} = {_fmt(figures['value'])}"
+    if "min_holm_pvalue" in figures:
+        return f"min Holm-adjusted p = {_fmt(figures['min_holm_pvalue'])}"
+    if "share_ess_below_num_draws" in figures:
+        return f"share of draws with low ESS = {_fmt(figures['share_ess_below_num_draws'])}"
+    numbers = [(k, v) for k, v in figures.items() if k != "seed" and _number(v) is not None]
+    return "; ".join(f"{k} = {_fmt(v)}" for k, v in numbers[:2])
+
+
+def _rows(record: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    rows = []
+    for r in record["results"]:
+        verdict = verdict_of(r["outcome"])
+        if verdict == "skip":
+            continue
+        figures = r.get("figures", {})
+        rows.append(
+            (
+                r["test"],
+                verdict,
+                key_figure(r),
+                _fmt(figures.get("threshold", "")),
+                str(figures.get("seed", "")),
+                (r.get("reason") or "").replace("|", "/").replace("\n", " "),
+            )
+        )
+    return rows
+
+
+def _environment_line(record: Mapping[str, Any]) -> str:
+    env = record.get("environment", {})
+    packages = env.get("packages", {})
+    versions = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
+    return (
+        f"commit {env.get('git_commit') or 'unknown'}; {env.get('processor') or '?'}; "
+        f"backend {env.get('jax_backend', '?')}, x64 {env.get('x64', '?')}; {versions}"
+    )
+
+
+def to_markdown(record: Mapping[str, Any]) -> str:
+    """The record as Markdown: environment, the model x family summary, every check run."""
+    table = summary(record)
+    families = sorted({f for row in table.values() for f in row})
+    out = ["# regmaster validation report", "", _environment_line(record), ""]
+    out.append("| model | " + " | ".join(families) + " |")
+    out.append("|---" * (len(families) + 1) + "|")
+    for model in sorted(table):
+        out.append(
+            f"| {model} | " + " | ".join(_cell(table[model].get(f, {})) for f in families) + " |"
+        )
+    out += ["", format_summary(record).splitlines()[-1], ""]
+    out += [
+        "Findings (strict xfails) are documented in docs/findings.md; thresholds and their "
+        "false-alarm rates in docs/calibration.md.",
+        "",
+        "| check | verdict | key figure | threshold | seed | reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in _rows(record)]
+    return "\n".join(out) + "\n"
