@@ -1,0 +1,164 @@
+"""The run record: loading with one-line errors, the summary, and the release comparison."""
+
+import copy
+import json
+
+import pytest
+
+from regmaster import report
+from regmaster.cli import main
+
+R2 = "validation/test_r2.py::test_r2_passes_notebook_threshold"
+SBC = "validation/test_sbc.py::test_sbc_ranks_uniform"
+
+
+def _record() -> dict:
+    def result(test, outcome, family, model, **figures):
+        return {
+            "test": test,
+            "family": family,
+            "model": model,
+            "outcome": outcome,
+            "figures": figures,
+        }
+
+    return {
+        "schema": report.SCHEMA,
+        "environment": {"packages": {"jax": "0.10.2"}},
+        "seconds": 12.0,
+        "results": [
+            result(
+                f"{R2}[bnn-cpu]",
+                "passed",
+                "r2",
+                "bnn",
+                statistic="R^2 of the predictive mean",
+                value=0.994,
+                margin=0.294,
+                threshold="> 0.7",
+            ),
+            result(
+                f"{SBC}[linear-cpu]",
+                "passed",
+                "sbc",
+                "linear",
+                min_holm_pvalue=0.8,
+                divergent_transitions=0,
+            ),
+            result(f"{SBC}[deep_rff-cpu]", "xfailed", "sbc", "deep_rff"),
+            result(f"{SBC}[linear-gpu]", "skipped", "sbc", "linear"),
+        ],
+    }
+
+
+def _write(tmp_path, name, record) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def _find(record, test):
+    return next(r for r in record["results"] if r["test"] == test)
+
+
+def test_a_record_compared_with_itself_has_no_change():
+    assert report.compare(_record(), _record()) == []
+
+
+def test_a_baseline_with_a_better_r2_is_a_regression():
+    baseline = _record()
+    _find(baseline, f"{R2}[bnn-cpu]")["figures"]["margin"] = 0.31  # R^2 0.010 + 0.006 higher
+    changes = report.compare(baseline, _record())
+    assert [(c.test, c.what, c.regression) for c in changes] == [
+        (f"{R2}[bnn-cpu]", "R^2 margin", True)
+    ]
+
+
+def test_an_r2_within_the_tolerance_is_no_change():
+    baseline = _record()
+    _find(baseline, f"{R2}[bnn-cpu]")["figures"]["margin"] = 0.3  # 0.006 better: within 0.01
+    assert report.compare(baseline, _record()) == []
+
+
+def test_a_check_that_passed_and_fails_now_is_a_regression():
+    current = _record()
+    _find(current, f"{SBC}[linear-cpu]").update(outcome="failed")
+    _find(current, f"{SBC}[linear-cpu]")["figures"].update(min_holm_pvalue=0.004)
+    changes = report.compare(_record(), current)
+    assert {(c.what, c.regression) for c in changes} == {
+        ("verdict", True),
+        ("SBC min Holm p-value", True),
+    }
+
+
+def test_new_divergences_and_missing_checks_are_regressions_a_fixed_failure_is_not():
+    current = _record()
+    _find(current, f"{SBC}[linear-cpu]")["figures"]["divergent_transitions"] = 3
+    current["results"].remove(_find(current, f"{R2}[bnn-cpu]"))
+    baseline = _record()
+    _find(baseline, f"{SBC}[deep_rff-cpu]")["outcome"] = "failed"  # now a finding: better
+    changes = {(c.test, c.what): c.regression for c in report.compare(baseline, current)}
+    assert changes == {
+        (f"{SBC}[linear-cpu]", "divergent_transitions"): True,
+        (f"{R2}[bnn-cpu]", "missing"): True,
+        (f"{SBC}[deep_rff-cpu]", "verdict"): False,
+    }
+
+
+def test_summary_counts_verdicts_per_model_and_family():
+    table = report.summary(_record())
+    assert table["linear"]["sbc"] == {"pass": 1, "skip": 1}
+    assert table["deep_rff"]["sbc"] == {"finding": 1}
+    text = report.format_summary(_record())
+    assert "total: 2 pass, 1 finding, 0 fail, 1 skip; 12 s" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"results": [', "not JSON"),
+        ('{"models": []}', "not a regmaster run record"),
+        ('{"schema": "other/9", "results": []}', "schema 'other/9'"),
+        ('{"results": [{"test": "x"}]}', "result 0 lacks"),
+    ],
+)
+def test_bad_files_are_one_line_errors_with_exit_2(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["report", "show", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and str(path) in err[0]
+
+
+def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):
+    assert main(["report", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_report_compare_exits_0_on_itself_and_1_naming_the_regression(tmp_path, capsys):
+    same = _write(tmp_path, "a.json", _record())
+    assert main(["report", "compare", same, same]) == 0
+    baseline = copy.deepcopy(_record())
+    _find(baseline, f"{R2}[bnn-cpu]")["figures"]["margin"] = 0.5
+    better = _write(tmp_path, "better.json", baseline)
+    capsys.readouterr()
+    assert main(["report", "compare", better, same]) == 1
+    assert f"REGRESSION: {R2}[bnn-cpu]: R^2 margin" in capsys.readouterr().out
+
+
+def test_report_markdown_lists_every_check_that_ran(tmp_path, capsys):
+    path = _write(tmp_path, "a.json", _record())
+    assert main(["report", "markdown", path]) == 0
+    text = capsys.readouterr().out
+    assert "| linear | - | pass 1 |" in text or "| linear | pass 1 |" in text
+    assert f"{SBC}[deep_rff-cpu] | finding" in text and "[linear-gpu]" not in text
+
+
+def test_split_test_id_reads_model_and_backend():
+    assert report.split_test_id("a.py::t[rff_gp_noncentred-gpu]") == (
+        "a.py::t",
+        "rff_gp_noncentred",
+        "gpu",
+    )
+    assert report.split_test_id("a.py::t") == ("a.py::t", None, None)
