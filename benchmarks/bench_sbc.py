@@ -97,9 +97,10 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
         progress("engine split", engine_split)
 
     start = time.perf_counter()
-    one_chain, template, _ = nuts_engine.chain_runner(
+    runner = nuts_engine.chain_runner(
         model_linear, x, y[0], num_warmup=WARMUP, num_samples=SAMPLES, degree=1
     )
+    one_chain, template = runner.one_chain, runner.template
     run_replication = jax.jit(jax.vmap(one_chain, in_axes=(0, None, 0)))
     z0 = nuts_engine.uniform_initial_points(jr.PRNGKey(2), template, n * CHAINS)
     keys = jr.split(jr.PRNGKey(3), n * CHAINS).reshape(n, CHAINS, -1)

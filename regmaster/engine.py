@@ -8,8 +8,13 @@ with ``shard_map``. Every lane has its own initial point, key and warmup adaptat
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -47,6 +52,42 @@ def latent_transforms(model, x, y, model_kwargs):
     }
 
 
+class Transitions(NamedTuple):
+    """What one NUTS transition records, per lane: position and sampler statistics."""
+
+    z: Draws
+    diverging: jax.Array
+    num_steps: jax.Array
+    accept_prob: jax.Array
+    energy: jax.Array
+
+
+class ChainRunner(NamedTuple):
+    """One NUTS chain as pure functions of a lane's arrays, to be vmapped and compiled.
+
+    ``init(z0, y, key)`` is the kernel's state after NumPyro's initialisation (step-size search,
+    adaptation set up for ``num_warmup`` steps); ``advance(state, y, length)`` runs ``length``
+    transitions in one ``lax.scan`` and returns the new state and their :class:`Transitions`.
+    Warmup is the state's first ``num_warmup`` transitions, so a chain advanced in segments of
+    any length draws the same numbers. ``template``: unconstrained shapes and dtypes;
+    ``transforms``: per-site bijections to the constrained space.
+    """
+
+    init: Callable
+    advance: Callable
+    template: Draws
+    transforms: dict
+    num_warmup: int
+    num_samples: int
+
+    def one_chain(self, z0, y, rng_key) -> Transitions:
+        """Warmup and sampling of one chain in one program; the post-warmup transitions."""
+        _, collected = self.advance(
+            self.init(z0, y, rng_key), y, self.num_warmup + self.num_samples
+        )
+        return jax.tree.map(lambda a: a[self.num_warmup :], collected)
+
+
 def chain_runner(
     model,
     x,
@@ -57,14 +98,9 @@ def chain_runner(
     target_accept_prob: float = 0.8,
     max_tree_depth: int = 10,
     **model_kwargs,
-):
-    """``one_chain(z0, y, key)``: warmup and sampling of one NUTS chain as a pure function.
-
-    It runs NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) in one ``lax.scan`` over
-    warmup and sampling, so it can be ``vmap``-ed over replications and chains and compiled once.
-    Returns it with the unconstrained parameter template (shapes and dtypes) and the per-site
-    bijections to the constrained space.
-    """
+) -> ChainRunner:
+    """NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) for ``model`` on inputs ``x``,
+    as a :class:`ChainRunner` whose functions take the data ``y`` as an argument."""
     # Shapes only: initialize_model run eagerly would compile ~90 tiny programs, one per op.
     template = jax.eval_shape(
         lambda: (
@@ -78,29 +114,29 @@ def chain_runner(
         return partial(potential_energy, model, args, kwargs)
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
-    transforms = latent_transforms(model, x, y_template, model_kwargs)
 
-    def one_chain(z0, y, rng_key):
-        args = (x, y)
-        state = init_kernel(
+    def init(z0, y, rng_key):
+        return init_kernel(
             z0,
             num_warmup,
             target_accept_prob=target_accept_prob,
             max_tree_depth=max_tree_depth,
-            model_args=args,
+            model_args=(x, y),
             model_kwargs=model_kwargs,
             rng_key=rng_key,
         )
 
+    def advance(state, y, length: int):
         def step(carry, _):
-            new = sample_kernel(carry, model_args=args, model_kwargs=model_kwargs)
-            return new, (new.z, new.diverging, new.num_steps, new.accept_prob, new.energy)
+            new = sample_kernel(carry, model_args=(x, y), model_kwargs=model_kwargs)
+            return new, Transitions(
+                new.z, new.diverging, new.num_steps, new.accept_prob, new.energy
+            )
 
-        # One scan over warmup and sampling: the NUTS kernel is compiled once, not twice.
-        _, collected = jax.lax.scan(step, state, None, length=num_warmup + num_samples)
-        return jax.tree.map(lambda a: a[num_warmup:], collected)
+        return jax.lax.scan(step, state, None, length=length)
 
-    return one_chain, template, transforms
+    transforms = latent_transforms(model, x, y_template, model_kwargs)
+    return ChainRunner(init, advance, template, transforms, num_warmup, num_samples)
 
 
 def host_rng(key: jax.Array) -> np.random.Generator:
@@ -140,19 +176,36 @@ def _current_platform(devices: list) -> str:
     return next(iter(jax.device_put(np.zeros(())).devices())).platform
 
 
-def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
-    """``run(z0, y_rows, keys)``, compiled: ``one_chain`` (see :func:`chain_runner`) on every lane
-    (leading axis), ``lanes_per_step`` lanes vmapped at a time under one ``lax.map`` (``None``:
-    :func:`default_lanes_per_step` for the platform).
+def over_lanes(fn, per_step: int, devices: list):
+    """``fn`` on every lane (leading axis) of its arguments: ``per_step`` lanes vmapped at a time
+    under one ``lax.map``, the lanes split evenly over ``devices`` when there are several
+    (``shard_map``). The lane count must be a multiple of ``per_step * len(devices)``."""
 
-    A batch that ``lanes_per_step`` does not divide is padded with copies of its last lane (and
-    the copies dropped), so the program holds one NUTS kernel, not a second for the remainder.
-    With several ``devices`` the lanes are split evenly over them (``shard_map``), each device
-    stepping through its share. A lane computes the same thing under any split, but the
-    multi-device program is compiled apart and may round differently, and a long chain amplifies
-    a last-bit difference into different (equally valid) draws: a seed gives the same numbers for
-    the same device count.
-    """
+    def run_share(*lanes):
+        return jax.lax.map(lambda lane: fn(*lane), lanes, batch_size=per_step)
+
+    if len(devices) <= 1:
+        return run_share
+    mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
+    spec = jax.sharding.PartitionSpec("lanes")
+    return jax.shard_map(run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def _pad_lanes(tree, multiple: int):
+    """Pad the leading axis to a multiple of ``multiple`` with copies of the last lane."""
+
+    def pad(a):
+        extra = -(-a.shape[0] // multiple) * multiple - a.shape[0]
+        return jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)]) if extra else a
+
+    return jax.tree.map(pad, tree)
+
+
+def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
+    """``run(z0, y_rows, keys)``, compiled: ``one_chain(z0, y, key)`` (e.g.
+    :meth:`ChainRunner.one_chain`) on every lane, laid out as :func:`over_lanes` says
+    (``lanes_per_step=None``: :func:`default_lanes_per_step` for the platform). A batch that the
+    layout does not divide is padded with copies of its last lane, which are then dropped."""
     if lanes_per_step is not None:
         lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
     devices = list(devices) if devices is not None else []
@@ -162,26 +215,35 @@ def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
     def run(z0, y_rows, keys):
         batch = y_rows.shape[0]
         per_step = lanes_per_step or default_lanes_per_step(platform, -(-batch // num_devices))
-
-        def run_share(lanes):
-            return jax.lax.map(lambda lane: one_chain(*lane), lanes, batch_size=per_step)
-
-        if num_devices > 1:
-            mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
-            spec = jax.sharding.PartitionSpec("lanes")
-            run_share = jax.shard_map(
-                run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
-            )
-        group = per_step * num_devices
-        pad = -(-batch // group) * group - batch
-
-        def padded(a):
-            return jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) if pad else a
-
-        out = run_share(jax.tree.map(padded, (z0, y_rows, keys)))
+        lanes = _pad_lanes((z0, y_rows, keys), per_step * num_devices)
+        out = over_lanes(one_chain, per_step, devices)(*lanes)
         return jax.tree.map(lambda a: a[:batch], out)
 
     return jax.jit(run)
+
+
+class Progress(NamedTuple):
+    """Where a batched fit stands after a segment: NUTS iterations done of ``total`` per lane."""
+
+    done: int
+    total: int
+    seconds: float
+    resumed_from: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    @property
+    def seconds_left(self) -> float:
+        """Time left at the pace of this run's segments so far (resumed ones excluded)."""
+        run = self.done - self.resumed_from
+        return self.seconds * (self.total - self.done) / run if run > 0 else float("nan")
+
+
+SEGMENTS = 20
+"""A batched fit runs in about this many segments of equal length (progress and Ctrl-C between
+them); the draws do not depend on the segment length."""
 
 
 def fit_batched(
@@ -199,18 +261,28 @@ def fit_batched(
     init_fn: Callable[[jax.Array, Draws], Draws] | None = None,
     lanes_per_step: int | None = None,
     devices=None,
+    segment_steps: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
     **model_kwargs,
 ) -> BatchedFit:
-    """NUTS on every row of ``y_batch``, all replications and chains in one compiled program.
+    """NUTS on every row of ``y_batch``: all replications and chains as lanes of two compiled
+    programs, one that initialises every lane and one that advances every lane by a segment.
 
     Each (replication, chain) starts from its own point drawn uniformly in [-r, r] in the
     unconstrained space (NumPyro's ``init_to_uniform``) and adapts its own step size and diagonal
     mass matrix. ``init_fn(key, template)`` overrides the initial points (for tests of the harness).
 
-    The (replication, chain) lanes run ``lanes_per_step`` at a time, vmapped, under one
-    ``lax.map`` (default: :func:`default_lanes_per_step`, 40 on a CPU, all on a GPU; the draws do
-    not depend on it); with several ``devices`` (for example CPU devices made by
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one per core) each runs its share.
+    Lanes run ``lanes_per_step`` at a time, vmapped, under one ``lax.map`` (default:
+    :func:`default_lanes_per_step`, 40 on a CPU, all on a GPU); with several ``devices`` each runs
+    its share. The layout changes the last bits, which a long chain amplifies into other (equally
+    valid) draws: a seed gives the same draws for the same layout and device count.
+
+    The run advances in segments of ``segment_steps`` iterations (default: the run in about
+    :data:`SEGMENTS` parts); the draws do not depend on it. After each, ``on_progress`` is called
+    and, with ``checkpoint`` (a file), every lane's state and draws so far are saved there; a call
+    with the same arguments and an existing checkpoint continues from it with the same numbers.
+    Ctrl-C stops the run at the end of the current segment.
     """
     x, _ = check_inputs(x)
     y_batch = jnp.asarray(y_batch)
@@ -221,10 +293,16 @@ def fit_batched(
     num_chains = check_positive_int("num_chains", num_chains)
     num_samples = check_positive_int("num_samples", num_samples)
     num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
+    total = num_warmup + num_samples
+    if segment_steps is None:
+        segment_steps = max(1, -(-total // SEGMENTS))
+    segment_steps = check_positive_int("segment_steps", segment_steps)
+    if lanes_per_step is not None:
+        lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
     num_reps = y_batch.shape[0]
     batch = num_reps * num_chains
 
-    one_chain, template, transforms = chain_runner(
+    runner = chain_runner(
         model,
         x,
         y_batch[0],
@@ -235,43 +313,112 @@ def fit_batched(
         **model_kwargs,
     )
 
-    run_lanes = batched_chains(one_chain, lanes_per_step, devices)
-
     # Initial points and the lanes' keys (raw threefry keys) come from a host generator seeded
     # by ``key``, so no XLA program is compiled for them.
     rng = host_rng(key)
     if init_fn is None:
-        initial_z = _uniform_points(rng, template, batch, init_radius)
+        initial_z = _uniform_points(rng, runner.template, batch, init_radius)
     else:
-        initial_z = init_fn(key, jax.tree.map(lambda v: jnp.zeros((batch, *v.shape)), template))
+        initial_z = init_fn(
+            key, jax.tree.map(lambda v: jnp.zeros((batch, *v.shape)), runner.template)
+        )
     _check_distinct(initial_z)
     keys = jnp.asarray(rng.integers(0, 2**32, (batch, 2), dtype=np.uint32))
 
-    def program(initial_z, y_batch, keys):
-        # Every lane's chain and the constraining bijections: one program.
-        y_rows = jnp.repeat(y_batch, num_chains, axis=0)
-        z, *stats = run_lanes(initial_z, y_rows, keys)
-        return {name: transforms[name](z[name]) for name in z}, stats
+    devices = list(devices) if devices is not None else []
+    num_devices = max(len(devices), 1)
+    per_step = lanes_per_step or default_lanes_per_step(
+        _current_platform(devices), -(-batch // num_devices)
+    )
+    y_rows = jnp.repeat(y_batch, num_chains, axis=0)
+    z0, y_rows, keys = _pad_lanes((initial_z, y_rows, keys), per_step * num_devices)
+    num_segments = -(-total // segment_steps)
 
-    constrained, stats = jax.jit(program)(initial_z, y_batch, keys)
-    diverging, num_steps, accept, energy = stats
+    saved = _Checkpoint(checkpoint, (z0, y_rows, keys), (total, segment_steps, per_step))
+    state, collected = saved.load()
+    start = time.perf_counter()
+    resumed_from = min(len(collected) * segment_steps, total)
+    init = over_lanes(runner.init, per_step, devices)
+    if state is None:
+        state = jax.jit(init)(z0, y_rows, keys)
+    else:  # NumPyro's kernel takes its settings from tracing its initialisation
+        jax.eval_shape(init, z0, y_rows, keys)
+    advance = jax.jit(
+        over_lanes(lambda s, y: runner.advance(s, y, segment_steps), per_step, devices)
+    )
+    for _ in range(len(collected), num_segments):
+        state, transitions = advance(state, y_rows)
+        collected.append(jax.tree.map(np.asarray, transitions))
+        saved.save(state, collected)
+        if on_progress is not None:
+            done = min(len(collected) * segment_steps, total)
+            on_progress(Progress(done, total, time.perf_counter() - start, resumed_from))
+
+    def post_warmup(*segments):
+        return np.concatenate(segments, axis=1)[:batch, num_warmup:total]
+
+    draws = jax.tree.map(post_warmup, *collected)
+    to_constrained = jax.jit(
+        lambda z: {name: runner.transforms[name](v) for name, v in z.items()}
+    )
+    constrained = to_constrained(draws.z)
 
     def unbatch(a):
         return np.asarray(a).reshape(num_reps, num_chains, num_samples, *a.shape[2:])
 
-    constrained = {name: unbatch(v) for name, v in constrained.items()}
     return BatchedFit(
-        constrained,
-        unbatch(diverging),
-        unbatch(num_steps),
-        unbatch(accept),
-        unbatch(energy),
+        {name: unbatch(v) for name, v in constrained.items()},
+        unbatch(draws.diverging),
+        unbatch(draws.num_steps),
+        unbatch(draws.accept_prob),
+        unbatch(draws.energy),
         {
             name: np.asarray(v).reshape(num_reps, num_chains, *v.shape[1:])
             for name, v in initial_z.items()
         },
         max_tree_depth,
     )
+
+
+class _Checkpoint:
+    """Every lane's NUTS state and transitions after the last finished segment, in one file.
+
+    The file names what it belongs to (a hash of the lanes' initial points, data and keys and of
+    the run's lengths and layout); a file of another run is refused, not resumed.
+    """
+
+    def __init__(self, path, lanes, settings):
+        self.path = None if path is None else Path(path)
+        digest = hashlib.sha256(repr(settings).encode())
+        for leaf in jax.tree.leaves(lanes):
+            digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+        self.fingerprint = digest.hexdigest()
+
+    def load(self):
+        if self.path is None or not self.path.exists():
+            return None, []
+        try:
+            saved = pickle.loads(self.path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as error:
+            raise ValueError(f"checkpoint {self.path} cannot be read: {error}") from None
+        if saved.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"checkpoint {self.path} belongs to another run (other data, seed or settings)"
+            )
+        return jax.tree.map(jnp.asarray, saved["state"]), saved["collected"]
+
+    def save(self, state, collected) -> None:
+        if self.path is None:
+            return
+        payload = {
+            "fingerprint": self.fingerprint,
+            "state": jax.tree.map(np.asarray, state),
+            "collected": collected,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(self.path)
 
 
 def _check_distinct(initial_z: Draws) -> None:

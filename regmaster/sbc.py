@@ -185,6 +185,8 @@ def run_sbc(
     alpha: float = 0.01,
     name: str | None = None,
     devices=None,
+    on_progress=None,
+    checkpoint=None,
     **model_kwargs,
 ) -> SBCResult:
     """Simulation-based calibration of NUTS on ``inference_model`` (default: ``model``).
@@ -192,8 +194,8 @@ def run_sbc(
     ``parameters`` selects the sample sites whose components are ranked (default: all; pass the
     identified ones for models with permutation-symmetric weights); ``probe_x`` adds f at those
     inputs; the log-likelihood is always a test quantity (a sampler that returns the prior passes
-    every parameter and fails there). ``devices``: split the fits over these (see
-    :func:`fit_batched`; default: the default device).
+    every parameter and fails there). ``devices``: split the fits over these; ``on_progress``
+    and ``checkpoint``: reports and a resumable run (see :func:`regmaster.engine.fit_batched`).
     """
     num_replications = check_positive_int("num_replications", num_replications, minimum=2)
     num_draws = check_positive_int("num_draws", num_draws)
@@ -209,6 +211,12 @@ def run_sbc(
     key_sim, key_fit, key_rank = jr.split(key, 3)
     start = time.perf_counter()
     truth_params, y = simulate(model, key_sim, x, num_replications, **model_kwargs)
+    unknown = sorted(set(parameters or ()) - set(truth_params))
+    if unknown:
+        raise ValueError(
+            f"parameters names no latent sample site: {', '.join(map(repr, unknown))}; "
+            f"the model's are {', '.join(sorted(truth_params))}"
+        )
     fit = fit_batched(
         inference_model,
         key_fit,
@@ -220,6 +228,8 @@ def run_sbc(
         target_accept_prob=target_accept_prob,
         max_tree_depth=max_tree_depth,
         devices=devices,
+        on_progress=on_progress,
+        checkpoint=checkpoint,
         **model_kwargs,
     )
 
@@ -297,6 +307,8 @@ def run_model_sbc(
     alpha: float = 0.01,
     inference_model=None,
     devices=None,
+    on_progress=None,
+    checkpoint=None,
 ) -> SBCResult:
     """SBC of a registered NUTS model or variant with its registry settings
     (:class:`regmaster.zoo.SBCSettings`, the entry's sampler settings).
@@ -325,5 +337,7 @@ def run_model_sbc(
         alpha=alpha,
         name=name,
         devices=devices,
+        on_progress=on_progress,
+        checkpoint=checkpoint,
         **spec.kwargs(make_sinc().model_keys),
     )

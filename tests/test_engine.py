@@ -113,3 +113,50 @@ def test_splitting_lanes_over_two_devices_gives_the_single_device_draws():
     # Measured 5.5e-13 (deterministic for these pinned versions): the two compiled programs round
     # differently in the last bits, which 50 iterations do not amplify.
     assert float(done.stdout.strip().splitlines()[-1]) <= 1e-12
+
+
+def _fit(**kwargs):
+    y = jr.normal(jr.PRNGKey(5), (3, 4))
+    return engine.fit_batched(
+        _normal_mean, jr.PRNGKey(1), jnp.zeros(4), y, num_warmup=30, num_samples=20, **kwargs
+    )
+
+
+def test_segment_length_does_not_change_any_draw():
+    whole = _fit(segment_steps=50)
+    for steps in (7, 13):
+        np.testing.assert_array_equal(_fit(segment_steps=steps).samples["mu"], whole.samples["mu"])
+        np.testing.assert_array_equal(_fit(segment_steps=steps).num_steps, whole.num_steps)
+
+
+def test_progress_is_reported_after_every_segment():
+    seen = []
+    _fit(segment_steps=20, on_progress=seen.append)
+    assert [p.done for p in seen] == [20, 40, 50] and all(p.total == 50 for p in seen)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path):
+    path = tmp_path / "run.ckpt"
+
+    def stop_after_two(progress):
+        if progress.done >= 20:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        _fit(segment_steps=10, checkpoint=path, on_progress=stop_after_two)
+    assert path.exists()
+    seen = []
+    resumed = _fit(segment_steps=10, checkpoint=path, on_progress=seen.append)
+    assert [p.done for p in seen] == [30, 40, 50] and seen[0].resumed_from == 20
+    np.testing.assert_array_equal(resumed.samples["mu"], _fit(segment_steps=10).samples["mu"])
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    path = tmp_path / "run.ckpt"
+    _fit(segment_steps=10, checkpoint=path)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        _fit(segment_steps=10, checkpoint=path, num_chains=3)
