@@ -358,9 +358,7 @@ def fit_batched(
         return np.concatenate(segments, axis=1)[:batch, num_warmup:total]
 
     draws = jax.tree.map(post_warmup, *collected)
-    to_constrained = jax.jit(
-        lambda z: {name: runner.transforms[name](v) for name, v in z.items()}
-    )
+    to_constrained = jax.jit(lambda z: {name: runner.transforms[name](v) for name, v in z.items()})
     constrained = to_constrained(draws.z)
 
     def unbatch(a):
