@@ -1,6 +1,8 @@
 """regmaster: the Regression Masterclass's seven Bayesian regression models (Pattern 1) and the
 machinery that validates their inference."""
 
+from importlib import metadata as _metadata
+
 from .data import Dataset as Dataset
 from .data import latent as latent
 from .data import make_sinc as make_sinc
@@ -52,4 +54,7 @@ from .zoo import get_spec as get_spec
 from .zoo import names as names
 from .zoo import variant as variant
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("regmaster")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "unknown"

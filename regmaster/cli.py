@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import zoo
+from . import __version__, zoo
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +34,16 @@ def _model_names(values: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
 def _write_text(path: str, text: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text)
@@ -46,10 +56,13 @@ def _write_json(path: str, payload: dict) -> None:
 def _cmd_fit(args) -> int:
     from .data import make_sinc
     from .experiment import fit_many
+    from .report import environment
     from .runtime import default_cache_dir
 
     names = _model_names(args.model)
     data = make_sinc(args.seed, n_train=args.n_train, noise=args.noise)
+    _check_output("--json", args.json)
+    _check_output("--out", args.out, directory=True)
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
@@ -94,7 +107,13 @@ def _cmd_fit(args) -> int:
     if args.json:
         _write_json(
             args.json,
-            {"models": [o.as_row() for o in outcomes], "seed": args.seed, "seconds": total},
+            {
+                "models": [o.as_row() for o in outcomes],
+                "seed": args.seed,
+                "seconds": total,
+                "settings": {"n_train": args.n_train, "noise": args.noise, "jobs": jobs},
+                "environment": environment(),
+            },
         )
     if args.out:
         from .plots import save_fit_figures
@@ -104,25 +123,103 @@ def _cmd_fit(args) -> int:
     return 0 if all(o.passed for o in outcomes) else 1
 
 
+MIN_USEFUL_REPLICATIONS = 100
+"""Below this many replications the rank tests have little power (docs/calibration.md)."""
+
+SBC_HEALTH = {
+    "share_ess_below_num_draws": 0.05,  # the thinned draws are near-independent
+    "max_rhat": 1.01,
+    "divergent_transitions": 0,
+    "saturated_transitions": 0,
+}
+
+
+def _health(diagnostics: dict) -> list[dict]:
+    """The fits' health checks: each figure against its bound, and whether it holds."""
+    return [
+        {
+            "name": name,
+            "value": diagnostics[name],
+            "bound": bound,
+            "passed": diagnostics[name] <= bound,
+        }
+        for name, bound in SBC_HEALTH.items()
+        if name in diagnostics
+    ]
+
+
+def _checkpoint_path(args) -> Path:
+    from .runtime import default_cache_dir
+
+    if args.checkpoint:
+        return Path(args.checkpoint)
+    replications = args.replications or zoo.get_spec(args.model).sbc.replications_ci
+    runs = default_cache_dir().parent / "runs"
+    return runs / f"sbc-{args.model}-n{replications}-seed{args.seed}.ckpt"
+
+
 def _cmd_sbc(args) -> int:
+    from .report import environment
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
 
     calibratable = zoo.names(calibratable=True)
     if args.model not in calibratable:
         raise ValueError(f"model must be one of {', '.join(calibratable)}; got {args.model!r}")
-    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
     if args.replications is not None and args.replications < 2:
         raise ValueError(f"--replications must be >= 2, got {args.replications}")
-    if not args.quiet:
-        print(
-            f"SBC of {args.model}: fitting all replications in one batched NUTS program",
-            file=sys.stderr,
-            flush=True,
+    if not 0.0 < args.alpha < 1.0:
+        raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
+    _check_output("--json", args.json)
+    _check_output("--out", args.out, directory=True)
+    checkpoint = _checkpoint_path(args)
+    if args.resume and not checkpoint.exists():
+        raise ValueError(f"--resume: no checkpoint of this run at {checkpoint}")
+    _check_output("--checkpoint", str(checkpoint))
+    if not args.resume and checkpoint.exists():
+        checkpoint.unlink()
+    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
+    spec = zoo.get_spec(args.model)
+    replications = args.replications or spec.sbc.replications_ci
+    if replications < MIN_USEFUL_REPLICATIONS:
+        _say(
+            f"warning: {replications} replications: the rank tests have little power below "
+            f"{MIN_USEFUL_REPLICATIONS} (a posterior 20% too narrow is missed in 13% of runs "
+            "even at 100); read a PASS as a smoke test",
+            args.quiet,
+            always=True,
         )
-    result = run_model_sbc(
-        args.model, num_replications=args.replications, seed=args.seed, alpha=args.alpha
+    _say(
+        f"SBC of {args.model}: {replications} replications x {spec.sbc.num_chains} chains in one "
+        f"batched NUTS program"
+        + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
+        args.quiet,
     )
+
+    def progress(p) -> None:
+        rate = replications * (p.done - p.resumed_from) / p.total / p.seconds
+        _say(
+            f"  {p.done}/{p.total} NUTS iterations ({p.fraction:.0%}), {rate:.2f} "
+            f"replications/s, ~{p.seconds_left:.0f} s left",
+            args.quiet,
+        )
+
+    try:
+        result = run_model_sbc(
+            args.model,
+            num_replications=args.replications,
+            seed=args.seed,
+            alpha=args.alpha,
+            on_progress=progress,
+            checkpoint=checkpoint,
+        )
+    except KeyboardInterrupt:
+        again = " ".join(["regmaster", *args.argv])
+        if "--resume" not in args.argv:
+            again += " --resume"
+        print(f"regmaster: interrupted; the finished segments are kept: {again}", file=sys.stderr)
+        return 130
+    checkpoint.unlink(missing_ok=True)
     print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
     for row in result.rows():
         print(
@@ -141,14 +238,69 @@ def _cmd_sbc(args) -> int:
         f"{diag['saturated_transitions']} tree-depth-saturated transitions; "
         f"median bulk ESS {diag['median_ess_bulk']:.0f}"
     )
+    health = _health(diag)
+    for check in health:
+        if not check["passed"]:
+            print(
+                f"warning: health: {check['name']} = {check['value']:.4g} (bound {check['bound']})",
+                file=sys.stderr,
+            )
     if args.json:
-        _write_json(args.json, result.to_json())
+        payload = result.to_json()
+        payload.update(
+            seed=args.seed,
+            settings=_sbc_settings(spec),
+            health=health,
+            environment=environment(),
+        )
+        _write_json(args.json, payload)
     if args.out:
         from .plots import save_sbc_figures
 
         for path in save_sbc_figures(result, args.out):
-            print(f"wrote {path}", file=sys.stderr)
+            _say(f"wrote {path}", args.quiet)
     return 0 if result.passed else 1
+
+
+def _sbc_settings(spec) -> dict:
+    from dataclasses import asdict
+
+    return {
+        **asdict(spec.sbc),
+        "target_accept_prob": spec.target_accept_prob,
+        "max_tree_depth": spec.max_tree_depth,
+    }
+
+
+def _say(message: str, quiet: bool, always: bool = False) -> None:
+    if always or not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _check_output(option: str, path: str | None, directory: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any computing: the directories are
+    made and a file is opened for appending (and removed again if it did not exist)."""
+    if not path:
+        return
+    target = Path(path)
+    try:
+        if directory:
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / ".regmaster-write-test"
+        else:
+            if target.is_dir():
+                raise IsADirectoryError(21, "is a directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            probe = target
+        existed = probe.exists()
+        with open(probe, "a"):
+            pass
+        if not existed:
+            probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"{option} {path}: cannot write there ({error.strerror or error})"
+        ) from None
 
 
 def _cmd_report(args) -> int:
@@ -170,6 +322,7 @@ def _cmd_report(args) -> int:
         )
         return 1 if regressions else 0
     record = report.load(args.files[0])
+    _check_output("--out", args.out)
     text = report.to_markdown(record)
     if args.out:
         _write_text(args.out, text)
@@ -181,6 +334,7 @@ def _cmd_report(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="regmaster", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"regmaster {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     fit = sub.add_parser(
@@ -200,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--seed",
-        type=int,
+        type=_non_negative_int,
         default=666,
         help="data and key seed; 666 is the notebook's (default 666)",
     )
@@ -250,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="replications (default: the model's CI size; 1000 for a release)",
     )
-    sbc.add_argument("--seed", type=int, default=0, help="simulation and fit seed (default 0)")
+    sbc.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="simulation and fit seed (default 0)"
+    )
     sbc.add_argument(
         "--alpha",
         type=float,
@@ -262,6 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--cache-dir", metavar="DIR", help="persistent XLA compilation cache")
     sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
     sbc.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    sbc.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint (same model, replications, seed): "
+        "the numbers are those of an uninterrupted run",
+    )
+    sbc.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="where the run keeps its finished segments (default: "
+        "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS.ckpt; removed when the run completes)",
+    )
     sbc.set_defaults(func=_cmd_sbc)
 
     rep = sub.add_parser(
@@ -281,7 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if getattr(args, "action", None) is not None:
         wanted = 2 if args.action == "compare" else 1
         if len(args.files) != wanted:
