@@ -29,6 +29,14 @@ def test_help_explains_every_fit_option(capsys):
         (["frobnicate"], "invalid choice"),
         (["sbc", "--model", "mlp_map"], "'mlp_map'"),
         (["sbc", "--model", "linear", "--replications", "1"], "--replications"),
+        (["sbc", "--model", "linear", "--seed", "-1"], "--seed"),
+        (["fit", "--seed", "-1"], "--seed"),
+        (["sbc", "--model", "linear", "--alpha", "1.5"], "--alpha"),
+        (["sbc", "--model", "linear", "--out", "/proc/regmaster"], "--out /proc/regmaster"),
+        (["sbc", "--model", "linear", "--json", "/proc/r.json"], "--json /proc/r.json"),
+        (["fit", "--model", "linear", "--json", "/proc/r.json"], "--json /proc/r.json"),
+        (["sbc", "--model", "linear", "--checkpoint", "/nonexistent/c", "--resume"], "--resume"),
+        (["report", "compare", "a.json"], "takes 2 file(s)"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -96,3 +104,23 @@ def test_results_do_not_depend_on_worker_count():
     one = fit_many(["linear", "mlp_dropout"], jobs=1)
     two = fit_many(["linear", "mlp_dropout"], jobs=2)
     assert [o.r2 for o in one] == [o.r2 for o in two]
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"regmaster {metadata.version('regmaster')}"
+
+
+def test_an_existing_json_path_is_kept_when_checked(tmp_path):
+    from regmaster.cli import _check_output
+
+    path = tmp_path / "keep.json"
+    path.write_text("{}")
+    _check_output("--json", str(path))
+    assert path.read_text() == "{}"
+    _check_output("--json", str(tmp_path / "new" / "r.json"))
+    assert not (tmp_path / "new" / "r.json").exists()
