@@ -323,7 +323,10 @@ def _cmd_report(args) -> int:
         return 1 if regressions else 0
     record = report.load(args.files[0])
     _check_output("--out", args.out)
-    text = report.to_markdown(record)
+    if args.action == "html":
+        text = report.to_html(record, Path(args.files[0]).parent)
+    else:
+        text = report.to_markdown(record)
     if args.out:
         _write_text(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -438,11 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the run record a validation run writes (reports/validation.json). "
         "show: the model x family summary. compare BASELINE CURRENT: every check whose verdict "
         "changed or whose key figure moved past its tolerance; exits 1 on any regression. "
-        "markdown: the report as Markdown. A bad or incompatible file exits 2.",
+        "markdown, html: the report as Markdown, or as one self-contained HTML page (images "
+        "embedded). A bad or incompatible file exits 2.",
     )
-    rep.add_argument("action", choices=("show", "compare", "markdown"))
+    rep.add_argument("action", choices=("show", "compare", "markdown", "html"))
     rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
-    rep.add_argument("--out", metavar="PATH", help="markdown: write to PATH, not stdout")
+    rep.add_argument("--out", metavar="PATH", help="markdown, html: write to PATH, not stdout")
     rep.set_defaults(func=_cmd_report)
     return parser
 

@@ -105,3 +105,36 @@ def ecdf_confidence_band(num_samples: int, points, cdf_at_points, prob: float = 
     return _band(
         num_samples, np.asarray(points), np.asarray(cdf_at_points), prob=prob, method="optimized"
     )
+
+
+def _as_inference_data(draws: dict[str, np.ndarray]):
+    """``{name: (chain, draw, ...)}`` as an ArviZ posterior group."""
+    return _arviz().from_dict(posterior={k: np.asarray(v) for k, v in draws.items()})
+
+
+def summary_table(draws: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """ArviZ's summary (mean, sd, 94% HDI, MCSE, bulk and tail ESS, R-hat) per scalar quantity."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        frame = _arviz().summary(_as_inference_data(draws), round_to="none")
+    return {
+        str(row): {str(k): float(v) for k, v in values.items()} for row, values in frame.iterrows()
+    }
+
+
+def rank_trace_figure(draws: dict[str, np.ndarray], max_quantities: int = 6):
+    """ArviZ's trace plot with rank bars (Vehtari et al. 2021) of up to ``max_quantities``
+    quantities: chains that mix give bars of even height in every chain."""
+    names = list(draws)[:max_quantities]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        axes = _arviz().plot_trace(
+            _as_inference_data({k: draws[k] for k in names}),
+            kind="rank_bars",
+            compact=True,
+            figsize=(11, 1.8 * len(names)),
+        )
+    fig = np.asarray(axes).flat[0].figure
+    fig.suptitle("left: posterior density per chain; right: rank bars per chain", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -88,11 +88,19 @@ def sbc_rank_figure(result, max_quantities: int = 12):
     edges = np.linspace(0, draws + 1, bins + 1)
     lo, hi = sps.binom.ppf([0.005, 0.995], n, 1 / bins)
     for ax, j in zip(axes, shown, strict=False):
-        ax.axhspan(lo, hi, color="0.85", label="99% per bin")
-        ax.axhline(n / bins, color="0.4", lw=1)
-        ax.hist(result.ranks[:, j], bins=edges, color="C0", alpha=0.8)
-        ax.set_title(f"{result.quantities[j]}  p={result.adjusted[j]:.3g}", fontsize=9)
-    fig.suptitle(f"SBC rank histograms: {result.model}, N={n}, L={draws}")
+        ax.axhspan(lo, hi, color="0.85", label="99% range of a bin's count if ranks are uniform")
+        ax.axhline(n / bins, color="0.4", lw=1, label="expected count")
+        ax.hist(result.ranks[:, j], bins=edges, color="C0", alpha=0.8, label="replications")
+        ax.set_title(
+            f"{result.quantities[j]}: Holm-adjusted p = {result.adjusted[j]:.3g}", fontsize=9
+        )
+        ax.set_xlabel(f"rank of the true value among {draws} draws", fontsize=8)
+        ax.set_ylabel("replications", fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower right", fontsize=8)
+    fig.suptitle(
+        f"SBC rank histograms: {result.model}, {n} replications, {draws} draws each "
+        "(p: the smallest of four rank tests, Holm-adjusted over all quantities)"
+    )
     fig.tight_layout()
     return fig
 
@@ -112,12 +120,21 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
     for ax, j in zip(axes, shown, strict=False):
         ecdf = np.searchsorted(np.sort(u[:, j]), points, side="right") / n
         ax.fill_between(
-            points, lower - points, upper - points, color="0.85", label="simultaneous 99%"
+            points,
+            lower - points,
+            upper - points,
+            color="0.85",
+            label="simultaneous 99% band of uniform ranks",
         )
-        ax.plot(points, ecdf - points, color="C0")
+        ax.plot(points, ecdf - points, color="C0", label="ECDF of the ranks - uniform CDF")
         ax.axhline(0, color="0.4", lw=1)
-        ax.set_title(result.quantities[j], fontsize=9)
-    fig.suptitle(f"SBC ECDF difference: {result.model}")
+        ax.set_title(
+            f"{result.quantities[j]}: Holm-adjusted p = {result.adjusted[j]:.3g}", fontsize=9
+        )
+        ax.set_xlabel("fractional rank (r + U) / (L + 1)", fontsize=8)
+        ax.set_ylabel("ECDF difference", fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower right", fontsize=8)
+    fig.suptitle(f"SBC ECDF difference: {result.model}, {n} replications")
     fig.tight_layout()
     return fig
 

@@ -23,7 +23,14 @@ import numpy as np
 import pytest
 
 from regmaster import zoo
-from regmaster.report import SCHEMA, environment, split_test_id, verdict_of
+from regmaster.report import (
+    SCHEMA,
+    environment,
+    split_test_id,
+    to_html,
+    to_markdown,
+    verdict_of,
+)
 from regmaster.seeds import seed_from_name
 
 MARKERS = {
@@ -130,12 +137,36 @@ def _jsonable(value):
 def record(request, seed):
     """``record(name=value, ...)`` keeps measured figures with this test's report."""
     request.node.user_properties.append(("seed", seed))
+    rates = getattr(request.module, "FALSE_ALARM", {})
+    if request.function.__name__ in rates:
+        request.node.user_properties.append(("false_alarm", rates[request.function.__name__]))
 
     def _record(**figures):
         for name, value in figures.items():
             request.node.user_properties.append((name, _jsonable(value)))
 
     return _record
+
+
+@pytest.fixture
+def save_figure(request):
+    """``save_figure(fig, name)``: the figure as ``<report dir>/figures/<name>.png``, listed under
+    ``images`` in this check's record (closed either way; kept only with ``--report-json``)."""
+    path = request.config.getoption("--report-json")
+
+    def _save(fig, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        try:
+            if path:
+                directory = Path(path).parent / "figures"
+                directory.mkdir(parents=True, exist_ok=True)
+                fig.savefig(directory / f"{name}.png", dpi=90, bbox_inches="tight")
+                request.node.user_properties.append(("image", f"figures/{name}.png"))
+        finally:
+            plt.close(fig)
+
+    return _save
 
 
 def _reason(report) -> str | None:
@@ -168,7 +199,8 @@ def pytest_runtest_logreport(report):
                 "verdict": verdict_of(outcome),
                 "reason": _reason(report),
                 "seconds": round(report.duration, 3),
-                "figures": dict(report.user_properties),
+                "figures": {k: v for k, v in report.user_properties if k != "image"},
+                "images": [v for k, v in report.user_properties if k == "image"],
             }
         )
 
@@ -193,10 +225,13 @@ def pytest_sessionfinish(session):
         "seconds": round(time.perf_counter() - session.config.stash[_STARTED], 1),
         "results": sorted(_RESULTS, key=lambda r: r["test"]),
     }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    directory = Path(path).parent
+    directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
+    (directory / "validation.md").write_text(to_markdown(record))
+    (directory / "index.html").write_text(to_html(record, directory))
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,11 @@ from validation.fitcache import notebook_fit
 
 pytestmark = pytest.mark.coverage
 
+FALSE_ALARM = {
+    "test_predictive_interval_covers_fresh_observations": "~6e-5 per model (normal "
+    "approximation); 0 of 33 fits below the exempt floor",
+}
+
 LEVEL = 0.95
 N_POINTS = 400
 BINOMIAL_SD = float(np.sqrt(LEVEL * (1 - LEVEL) / N_POINTS))  # 0.0109: fresh noise, given a fit

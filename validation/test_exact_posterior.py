@@ -29,6 +29,12 @@ from regmaster.zoo import NutsSettings, get_spec
 
 pytestmark = pytest.mark.exact
 
+FALSE_ALARM = {
+    "test_nuts_matches_exact_posterior": "2.0e-4 to 0.8% per case (union bound over z-scores)",
+    "test_quadrature_reference_is_converged": "deterministic",
+    "test_conjugate_closed_form_matches_direct_solve": "deterministic",
+}
+
 Z_MEAN = 4.0  # 6.3e-5 per z-score under N(0, 1); measured: docs/calibration.md#exact-posterior
 Z_SD = 4.5  # sds, and the 780 covariances of rff_svr; 6.8e-6 per z-score
 RUN = NutsSettings()  # 4 chains x (500 + 1000)

@@ -42,6 +42,19 @@ from validation.fitcache import shared
 
 pytestmark = pytest.mark.map
 
+# Optimisation checks, deterministic given the seed.
+FALSE_ALARM = {
+    name: "deterministic given the seed"
+    for name in (
+        "test_autodelta_equals_ridge_closed_form",
+        "test_autodelta_equals_constrained_map",
+        "test_delta_guide_is_stationary_at_constrained_map",
+        "test_dropout_at_rate_0_has_the_mlp_log_density",
+        "test_dropout_at_rate_0_autodelta_equals_mlp_map",
+        "test_rff_gp_has_no_map",
+    )
+}
+
 THETA_TOL = 1e-6  # |theta_AutoDelta - theta_ref|_inf; achieved 3e-10 (CRITERIA section 2)
 GRAD_TOL = 1e-6  # |grad log p| at the AutoDelta point; achieved 7e-13
 OBJECTIVE_TOL = 1e-10  # (log p(theta_ref) - log p(theta_AutoDelta)) / |log p(theta_AutoDelta)|

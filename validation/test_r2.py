@@ -14,15 +14,24 @@ per seed by Cantelli's inequality (<= 7.5% for its 5 seeds); per model: docs/cal
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from regmaster.data import NOTEBOOK_SEED
+from regmaster.data import NOTEBOOK_SEED, make_sinc
+from regmaster.plots import plot_fit
 from regmaster.zoo import get_spec
 from validation.cases import cases
 from validation.fitcache import notebook_fit
 
 pytestmark = pytest.mark.r2
+
+FALSE_ALARM = {
+    "test_r2_passes_notebook_threshold": "deterministic given the seed (>= 8 sd margin over seeds)",
+    "test_r2_matches_notebook_value": "deterministic given the seed (a regression gate)",
+    "test_r2_threshold_holds_over_seeds": "<= 7.5% for mlp_dropout's 5 seeds (Cantelli); far "
+    "less for the others",
+}
 
 NOTEBOOK_TOLERANCE = 0.01  # |R^2 - printed R^2|; printed to 3 decimals
 OTHER_SEEDS = (1, 2, 3, 4, 5)
@@ -39,9 +48,12 @@ def _threshold(name: str) -> str:
 
 
 @pytest.mark.parametrize("model", cases("r2"))
-def test_r2_passes_notebook_threshold(model, backend, fit_cache, record):
+def test_r2_passes_notebook_threshold(model, backend, fit_cache, record, save_figure):
     """R^2 at seed 666 with the notebook's settings passes the notebook's threshold."""
     fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    plot_fit(ax, make_sinc(), fit)
+    save_figure(fig, f"fit_{model}_{backend}")
     record(
         statistic="R^2 of the predictive mean",
         value=fit.r2,
