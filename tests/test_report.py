@@ -162,3 +162,19 @@ def test_split_test_id_reads_model_and_backend():
         "gpu",
     )
     assert report.split_test_id("a.py::t") == ("a.py::t", None, None)
+
+
+def test_html_is_one_self_contained_page_with_its_images_embedded(tmp_path):
+    import matplotlib.pyplot as plt
+
+    record = _record()
+    (tmp_path / "figures").mkdir()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    fig.savefig(tmp_path / "figures" / "x.png")
+    plt.close(fig)
+    _find(record, f"{SBC}[linear-cpu]")["images"] = ["figures/x.png"]
+    page = report.to_html(record, tmp_path)
+    assert page.count("data:image/png;base64,") == 1
+    assert "src=\"figures" not in page and "http" not in page
+    assert "<td class='finding'>finding</td>" in page
