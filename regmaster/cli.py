@@ -155,10 +155,11 @@ def _checkpoint_path(args) -> Path:
         return Path(args.checkpoint)
     replications = args.replications or zoo.get_spec(args.model).sbc.replications_ci
     runs = default_cache_dir().parent / "runs"
-    return runs / f"sbc-{args.model}-n{replications}-seed{args.seed}.ckpt"
+    return runs / f"sbc-{args.model}-n{replications}-seed{args.seed}"
 
 
 def _cmd_sbc(args) -> int:
+    from .engine import clear_checkpoint, has_checkpoint
     from .report import environment
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
@@ -173,11 +174,11 @@ def _cmd_sbc(args) -> int:
     _check_output("--json", args.json)
     _check_output("--out", args.out, directory=True)
     checkpoint = _checkpoint_path(args)
-    if args.resume and not checkpoint.exists():
-        raise ValueError(f"--resume: no checkpoint of this run at {checkpoint}")
-    _check_output("--checkpoint", str(checkpoint))
-    if not args.resume and checkpoint.exists():
-        checkpoint.unlink()
+    if args.resume and not has_checkpoint(checkpoint):
+        raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
+    _check_output("--checkpoint", str(checkpoint), directory=True)
+    if not args.resume:
+        clear_checkpoint(checkpoint)
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
     spec = zoo.get_spec(args.model)
     replications = args.replications or spec.sbc.replications_ci
@@ -219,7 +220,7 @@ def _cmd_sbc(args) -> int:
             again += " --resume"
         print(f"regmaster: interrupted; the finished segments are kept: {again}", file=sys.stderr)
         return 130
-    checkpoint.unlink(missing_ok=True)
+    clear_checkpoint(checkpoint)
     print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
     for row in result.rows():
         print(
@@ -430,8 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help="where the run keeps its finished segments (default: "
-        "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS.ckpt; removed when the run completes)",
+        help="directory where the run keeps its finished segments (default: "
+        "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS; removed when the run completes)",
     )
     sbc.set_defaults(func=_cmd_sbc)
 

@@ -280,8 +280,9 @@ def fit_batched(
 
     The run advances in segments of ``segment_steps`` iterations (default: the run in about
     :data:`SEGMENTS` parts); the draws do not depend on it. After each, ``on_progress`` is called
-    and, with ``checkpoint`` (a file), every lane's state and draws so far are saved there; a call
-    with the same arguments and an existing checkpoint continues from it with the same numbers.
+    and, with ``checkpoint`` (a directory), every lane's state and draws so far are saved there; a
+    call with the same arguments and an existing checkpoint continues from it with the same
+    numbers.
     Ctrl-C stops the run at the end of the current segment.
     """
     x, _ = check_inputs(x)
@@ -335,9 +336,9 @@ def fit_batched(
     num_segments = -(-total // segment_steps)
 
     saved = _Checkpoint(checkpoint, (z0, y_rows, keys), (total, segment_steps, per_step))
-    state, collected = saved.load()
+    state, kept = saved.load()  # kept: each finished segment's post-warmup transitions
+    resumed_from = min(len(kept) * segment_steps, total)
     start = time.perf_counter()
-    resumed_from = min(len(collected) * segment_steps, total)
     init = over_lanes(runner.init, per_step, devices)
     if state is None:
         state = jax.jit(init)(z0, y_rows, keys)
@@ -346,18 +347,18 @@ def fit_batched(
     advance = jax.jit(
         over_lanes(lambda s, y: runner.advance(s, y, segment_steps), per_step, devices)
     )
-    for _ in range(len(collected), num_segments):
+    for index in range(len(kept), num_segments):
         state, transitions = advance(state, y_rows)
-        collected.append(jax.tree.map(np.asarray, transitions))
-        saved.save(state, collected)
+        # Post-warmup iterations of this segment only, real lanes only.
+        first, stop = index * segment_steps, min((index + 1) * segment_steps, total)
+        keep = slice(max(num_warmup - first, 0), max(stop - first, 0))
+        kept.append(jax.tree.map(lambda a, keep=keep: np.asarray(a[:batch, keep]), transitions))
+        saved.save(state, index, kept[-1])
         if on_progress is not None:
-            done = min(len(collected) * segment_steps, total)
+            done = min(len(kept) * segment_steps, total)
             on_progress(Progress(done, total, time.perf_counter() - start, resumed_from))
 
-    def post_warmup(*segments):
-        return np.concatenate(segments, axis=1)[:batch, num_warmup:total]
-
-    draws = jax.tree.map(post_warmup, *collected)
+    draws = jax.tree.map(lambda *parts: np.concatenate(parts, axis=1), *kept)
     to_constrained = jax.jit(lambda z: {name: runner.transforms[name](v) for name, v in z.items()})
     constrained = to_constrained(draws.z)
 
@@ -378,11 +379,31 @@ def fit_batched(
     )
 
 
-class _Checkpoint:
-    """Every lane's NUTS state and transitions after the last finished segment, in one file.
+def clear_checkpoint(path: str | os.PathLike) -> None:
+    """Delete a checkpoint's files (``state.pkl``, ``segment-N.pkl``) and, if then empty, its
+    directory; nothing else in it is touched."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    for child in [*path.glob("state.pkl*"), *path.glob("segment-*.pkl*")]:
+        child.unlink()
+    try:
+        path.rmdir()
+    except OSError:
+        pass
 
-    The file names what it belongs to (a hash of the lanes' initial points, data and keys and of
-    the run's lengths and layout); a file of another run is refused, not resumed.
+
+def has_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a checkpoint of a batched fit."""
+    return (Path(path) / "state.pkl").is_file()
+
+
+class _Checkpoint:
+    """A directory holding every lane's NUTS state after the last finished segment
+    (``state.pkl``) and each finished segment's post-warmup transitions (``segment-N.pkl``).
+
+    The state file names what it belongs to (a hash of the lanes' initial points, data and keys
+    and of the run's lengths and layout); a directory of another run is refused, not resumed.
     """
 
     def __init__(self, path, lanes, settings):
@@ -393,30 +414,36 @@ class _Checkpoint:
         self.fingerprint = digest.hexdigest()
 
     def load(self):
-        if self.path is None or not self.path.exists():
+        if self.path is None or not (self.path / "state.pkl").exists():
             return None, []
         try:
-            saved = pickle.loads(self.path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as error:
+            saved = pickle.loads((self.path / "state.pkl").read_bytes())
+            if saved.get("fingerprint") != self.fingerprint:
+                raise ValueError(
+                    f"checkpoint {self.path} belongs to another run (other data, seed or settings)"
+                )
+            kept = [
+                pickle.loads((self.path / f"segment-{i}.pkl").read_bytes())
+                for i in range(saved["segments"])
+            ]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError) as error:
             raise ValueError(f"checkpoint {self.path} cannot be read: {error}") from None
-        if saved.get("fingerprint") != self.fingerprint:
-            raise ValueError(
-                f"checkpoint {self.path} belongs to another run (other data, seed or settings)"
-            )
-        return jax.tree.map(jnp.asarray, saved["state"]), saved["collected"]
+        return jax.tree.map(jnp.asarray, saved["state"]), kept
 
-    def save(self, state, collected) -> None:
+    def save(self, state, index: int, segment) -> None:
         if self.path is None:
             return
-        payload = {
-            "fingerprint": self.fingerprint,
-            "state": jax.tree.map(np.asarray, state),
-            "collected": collected,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._write(f"segment-{index}.pkl", segment)
+        state = jax.tree.map(np.asarray, state)
+        self._write(
+            "state.pkl", {"fingerprint": self.fingerprint, "segments": index + 1, "state": state}
+        )
+
+    def _write(self, name: str, value) -> None:
+        tmp = self.path / f"{name}.tmp"
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(self.path / name)
 
 
 def _check_distinct(initial_z: Draws) -> None:

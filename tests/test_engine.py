@@ -140,7 +140,7 @@ class _Stop(Exception):
 
 
 def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path):
-    path = tmp_path / "run.ckpt"
+    path = tmp_path / "run"
 
     def stop_after_two(progress):
         if progress.done >= 20:
@@ -148,7 +148,7 @@ def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path):
 
     with pytest.raises(_Stop):
         _fit(segment_steps=10, checkpoint=path, on_progress=stop_after_two)
-    assert path.exists()
+    assert engine.has_checkpoint(path)
     seen = []
     resumed = _fit(segment_steps=10, checkpoint=path, on_progress=seen.append)
     assert [p.done for p in seen] == [30, 40, 50] and seen[0].resumed_from == 20
@@ -156,7 +156,7 @@ def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path):
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):
-    path = tmp_path / "run.ckpt"
+    path = tmp_path / "run"
     _fit(segment_steps=10, checkpoint=path)
     with pytest.raises(ValueError, match="belongs to another run"):
         _fit(segment_steps=10, checkpoint=path, num_chains=3)

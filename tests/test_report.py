@@ -176,5 +176,5 @@ def test_html_is_one_self_contained_page_with_its_images_embedded(tmp_path):
     _find(record, f"{SBC}[linear-cpu]")["images"] = ["figures/x.png"]
     page = report.to_html(record, tmp_path)
     assert page.count("data:image/png;base64,") == 1
-    assert "src=\"figures" not in page and "http" not in page
+    assert 'src="figures' not in page and "http" not in page
     assert "<td class='finding'>finding</td>" in page
