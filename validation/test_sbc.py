@@ -8,6 +8,8 @@ is at most ALPHA (measured on exact conjugate draws: docs/calibration.md#sbc).
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,11 +38,34 @@ DEEP_RFF_MIXING = (
 )
 
 
+def _progress_printer(label: str):
+    """Progress of a long SBC run on the terminal, past pytest's capture; xdist workers have no
+    terminal, so only a run without ``-n`` shows it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+
+    def show(p) -> None:
+        print(
+            f"\n  SBC {label}: {p.done}/{p.total} NUTS iterations, ~{p.seconds_left:.0f} s left",
+            end="",
+            file=sys.__stderr__,
+            flush=True,
+        )
+
+    return show
+
+
 def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCResult:
     seed = seed_from_name(f"validation/test_sbc.py::{name}-{backend}")
 
     def compute() -> SBCResult:
-        return run_model_sbc(name, num_replications=replications, seed=seed, alpha=ALPHA)
+        return run_model_sbc(
+            name,
+            num_replications=replications,
+            seed=seed,
+            alpha=ALPHA,
+            on_progress=_progress_printer(f"{name}-{backend}"),
+        )
 
     return shared(f"sbc-{name}-{backend}-{replications}-{seed}", compute, cache)
 
