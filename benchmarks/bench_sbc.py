@@ -69,7 +69,7 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     platform = devices[0].platform.upper()
     split = len(devices) > 1
 
-    def engine_fit(key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None):
+    def engine_fit(key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None, segment=None):
         return nuts_engine.fit_batched(
             model_linear,
             key,
@@ -79,6 +79,7 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
             num_samples=num_samples,
             num_chains=CHAINS,
             devices=on,
+            segment_steps=segment,
             degree=1,
         )
 
@@ -90,6 +91,11 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     fit = engine_fit(jr.PRNGKey(1), y)
     engine = time.perf_counter() - start
     progress("engine", engine)
+    # The same run in one segment: what segments (progress, Ctrl-C, checkpoints) cost.
+    start = time.perf_counter()
+    engine_fit(jr.PRNGKey(1), y, segment=WARMUP + SAMPLES)
+    one_segment = time.perf_counter() - start
+    progress("engine in one segment", one_segment)
     if split:
         start = time.perf_counter()
         engine_fit(jr.PRNGKey(1), y, on=devices)
@@ -188,6 +194,10 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
         f"engine's fixed cost (tracing, lowering, compiling) {fixed:.2f} s: with compilation "
         f"counted, no engine with that cost beats the kernel loop by more than "
         f"{kernel_loop / fixed:.1f}x"
+    )
+    print(
+        f"engine in {nuts_engine.SEGMENTS} segments {engine:.2f} s against one segment "
+        f"{one_segment:.2f} s: ratio {engine / one_segment:.3f}"
     )
     print(f"divergences in the engine's fits: {int(fit.diverging.sum())}")
 
