@@ -19,10 +19,9 @@ dataset seeds: docs/calibration.md#coverage). It catches gross miscalibration on
 interval without the noise term or with the prior's sigma (C near 0 or 1), not a 2-point shift of
 coverage.
 
-Gated: the NUTS models except ``linear``, which is misspecified on purpose (a line through sinc;
-its sigma absorbs the misfit). The MAP models are recorded only: the MLP's plug-in interval
-ignores parameter uncertainty, MC dropout's is wide. These are properties of the methods, not
-defects of the code.
+Entries whose interval makes no 95% claim (``ModelSpec.coverage_exempt``: ``linear`` is
+misspecified on purpose, the MLP's plug-in interval ignores parameter uncertainty, MC dropout's
+is wide) are held to a floor only, C >= 0.5: their interval must not be degenerate.
 """
 
 from __future__ import annotations
