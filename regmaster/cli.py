@@ -312,7 +312,7 @@ def _cmd_report(args) -> int:
         return 0
     if args.action == "compare":
         baseline, current = (report.load(path) for path in args.files)
-        changes = report.compare(baseline, current)
+        changes = (report.diff if args.exact else report.compare)(baseline, current)
         for change in changes:
             print(change.describe())
         regressions = sum(c.regression for c in changes)
@@ -448,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("action", choices=("show", "compare", "markdown", "html"))
     rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
     rep.add_argument("--out", metavar="PATH", help="markdown, html: write to PATH, not stdout")
+    rep.add_argument(
+        "--exact",
+        action="store_true",
+        help="compare: list every figure that differs at all (timings left out) and exit 1 if "
+        "any does: do two runs give the same numbers?",
+    )
     rep.set_defaults(func=_cmd_report)
     return parser
 

@@ -437,3 +437,27 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
         out.extend(details)
     out.append("</body></html>")
     return "\n".join(out)
+
+
+TIMING_FIGURES = frozenset({"seconds", "replications_per_second"})
+"""Figures that measure time: they differ between any two runs and are left out of :func:`diff`."""
+
+
+def diff(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Change]:
+    """Every figure and outcome that differs at all between two records (timing figures left
+    out): the check that two runs gave the same numbers. Each difference counts as a regression."""
+    before, after = results_by_test(baseline), results_by_test(current)
+    changes = []
+    for test in sorted(before.keys() | after.keys()):
+        old, new = before.get(test), after.get(test)
+        if old is None or new is None:
+            what = "missing" if new is None else "new"
+            changes.append(Change(test, what, old and old["outcome"], new and new["outcome"], True))
+            continue
+        if old["outcome"] != new["outcome"]:
+            changes.append(Change(test, "outcome", old["outcome"], new["outcome"], True))
+        a, b = old.get("figures", {}), new.get("figures", {})
+        for key in sorted((a.keys() | b.keys()) - TIMING_FIGURES):
+            if a.get(key) != b.get(key):
+                changes.append(Change(test, key, a.get(key), b.get(key), True))
+    return changes

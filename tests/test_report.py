@@ -178,3 +178,12 @@ def test_html_is_one_self_contained_page_with_its_images_embedded(tmp_path):
     assert page.count("data:image/png;base64,") == 1
     assert 'src="figures' not in page and "http" not in page
     assert "<td class='finding'>finding</td>" in page
+
+
+def test_exact_diff_lists_every_moved_figure_but_not_timings():
+    current = _record()
+    figures = _find(current, f"{SBC}[linear-cpu]")["figures"]
+    figures.update(min_holm_pvalue=0.8000001, seconds=99.0)
+    changes = report.diff(_record(), current)
+    assert [(c.test, c.what) for c in changes] == [(f"{SBC}[linear-cpu]", "min_holm_pvalue")]
+    assert report.diff(_record(), _record()) == []
