@@ -148,14 +148,15 @@ def _health(diagnostics: dict) -> list[dict]:
     ]
 
 
-def _checkpoint_path(args) -> Path:
+def _checkpoint_path(args, spec) -> Path:
     from .runtime import default_cache_dir
 
     if args.checkpoint:
         return Path(args.checkpoint)
-    replications = args.replications or zoo.get_spec(args.model).sbc.replications_ci
+    replications = args.replications or spec.sbc.replications_ci
     runs = default_cache_dir().parent / "runs"
-    return runs / f"sbc-{args.model}-n{replications}-seed{args.seed}"
+    label = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.model)
+    return runs / f"sbc-{label}-n{replications}-seed{args.seed}"
 
 
 def _cmd_sbc(args) -> int:
@@ -164,23 +165,26 @@ def _cmd_sbc(args) -> int:
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
 
-    calibratable = zoo.names(calibratable=True)
-    if args.model not in calibratable:
-        raise ValueError(f"model must be one of {', '.join(calibratable)}; got {args.model!r}")
+    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
+    spec = zoo.resolve(args.model)
+    if spec.sbc is None or spec.inference != "nuts":
+        calibratable = ", ".join(zoo.names(calibratable=True))
+        raise ValueError(
+            f"model must be one of {calibratable} or module:ModelSpec with SBC "
+            f"settings; got {args.model!r}"
+        )
     if args.replications is not None and args.replications < 2:
         raise ValueError(f"--replications must be >= 2, got {args.replications}")
     if not 0.0 < args.alpha < 1.0:
         raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
     _check_output("--json", args.json)
     _check_output("--out", args.out, directory=True)
-    checkpoint = _checkpoint_path(args)
+    checkpoint = _checkpoint_path(args, spec)
     if args.resume and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
     _check_output("--checkpoint", str(checkpoint), directory=True)
     if not args.resume:
         clear_checkpoint(checkpoint)
-    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
-    spec = zoo.get_spec(args.model)
     replications = args.replications or spec.sbc.replications_ci
     if replications < MIN_USEFUL_REPLICATIONS:
         _say(
@@ -207,7 +211,7 @@ def _cmd_sbc(args) -> int:
 
     try:
         result = run_model_sbc(
-            args.model,
+            spec,
             num_replications=args.replications,
             seed=args.seed,
             alpha=args.alpha,
@@ -399,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         required=True,
         metavar="NAME",
-        help=f"one of: {', '.join(zoo.names(calibratable=True))}",
+        help=f"one of: {', '.join(zoo.names(calibratable=True))}; or your own model, "
+        "package.module:SPEC naming a regmaster ModelSpec with SBC settings",
     )
     sbc.add_argument(
         "--replications",

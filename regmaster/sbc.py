@@ -73,12 +73,34 @@ class SBCResult(NamedTuple):
         }
 
 
-def simulate(model, key: jax.Array, x, num_replications: int, **model_kwargs):
-    """Draw (theta~, y~) from the prior predictive: latent sites shaped (N, ...) and y~ (N, n)."""
+def simulate(
+    model, key: jax.Array, x, num_replications: int, *, observed: str = "obs", **model_kwargs
+):
+    """Draw (theta~, y~) from the prior predictive: latent sites shaped (N, ...) and y~ (N, n),
+    ``observed`` naming the model's observed sample site."""
     draws = Predictive(model, num_samples=num_replications)(key, x, **model_kwargs)
-    y = draws.pop("obs")
+    y = draws.pop(observed)
     latent = {name: draws[name] for name in latent_transforms(model, x, y[0], model_kwargs)}
     return latent, y
+
+
+def check_model_call(model, x, observed: str, model_kwargs) -> None:
+    """Refuse, before any fitting, a model that fails on the inputs ``x`` or has no observed
+    sample site named ``observed``; the message names the argument and the value."""
+    name = getattr(model, "__name__", repr(model))
+    try:
+        trace = handlers.trace(handlers.seed(model, 0)).get_trace(x, **model_kwargs)
+    except Exception as error:  # the model's own error, reported with what it was called on
+        raise ValueError(
+            f"model {name} fails on x of shape {tuple(jnp.shape(x))}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    sites = [k for k, site in trace.items() if site["type"] == "sample"]
+    if observed not in sites:
+        raise ValueError(
+            f"observed must name a sample site of model {name}; got {observed!r}, its sample "
+            f"sites are {', '.join(sites) or 'none'}"
+        )
 
 
 def log_likelihood(model, params: Draws, x, y, **model_kwargs) -> jax.Array:
@@ -187,6 +209,7 @@ def run_sbc(
     devices=None,
     on_progress=None,
     checkpoint=None,
+    observed: str = "obs",
     **model_kwargs,
 ) -> SBCResult:
     """Simulation-based calibration of NUTS on ``inference_model`` (default: ``model``).
@@ -208,9 +231,14 @@ def run_sbc(
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     inference_model = model if inference_model is None else inference_model
     x, _ = check_inputs(x)
+    check_model_call(model, x, observed, model_kwargs)
+    if inference_model is not model:
+        check_model_call(inference_model, x, observed, model_kwargs)
     key_sim, key_fit, key_rank = jr.split(key, 3)
     start = time.perf_counter()
-    truth_params, y = simulate(model, key_sim, x, num_replications, **model_kwargs)
+    truth_params, y = simulate(
+        model, key_sim, x, num_replications, observed=observed, **model_kwargs
+    )
     unknown = sorted(set(parameters or ()) - set(truth_params))
     if unknown:
         raise ValueError(
@@ -300,7 +328,7 @@ def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> 
 
 
 def run_model_sbc(
-    name: str,
+    name: str | zoo.ModelSpec,
     *,
     num_replications: int | None = None,
     seed: int = 0,
@@ -310,15 +338,18 @@ def run_model_sbc(
     on_progress=None,
     checkpoint=None,
 ) -> SBCResult:
-    """SBC of a registered NUTS model or variant with its registry settings
-    (:class:`regmaster.zoo.SBCSettings`, the entry's sampler settings).
+    """SBC of a model entry with its settings (:class:`regmaster.zoo.SBCSettings`, the entry's
+    sampler settings): a registered name, an import path ``module:attr``, or a ``ModelSpec``.
 
     The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
     """
-    calibratable = zoo.names(calibratable=True)
-    if name not in calibratable:
-        raise ValueError(f"model must be one of {', '.join(calibratable)}; got {name!r}")
-    spec = zoo.get_spec(name)
+    spec = name if isinstance(name, zoo.ModelSpec) else zoo.resolve(name)
+    if spec.sbc is None:
+        calibratable = zoo.names(calibratable=True)
+        raise ValueError(
+            f"model must have SBC settings (registered: {', '.join(calibratable)}); "
+            f"got {spec.name!r}"
+        )
     settings = spec.sbc
     replications = settings.replications_ci if num_replications is None else num_replications
     return run_sbc(
@@ -335,9 +366,10 @@ def run_model_sbc(
         target_accept_prob=spec.target_accept_prob,
         max_tree_depth=spec.max_tree_depth,
         alpha=alpha,
-        name=name,
+        name=spec.name,
         devices=devices,
         on_progress=on_progress,
         checkpoint=checkpoint,
+        observed=settings.observed,
         **spec.kwargs(make_sinc().model_keys),
     )

@@ -78,21 +78,32 @@ class SBCSettings:
 
     ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
     models whose weights are not identified rank only invariant quantities: sigma, f at
-    ``probe_x``, and the log-likelihood (always ranked). Release size: ``--sbc-replications``.
+    ``probe_x`` (``None``: no deterministic site ``f`` is ranked), and the log-likelihood (always
+    ranked). The model is called as ``model(inputs, y, **kwargs)`` with ``y`` its sample site
+    ``observed``. Release size: ``--sbc-replications``.
     """
 
-    num_points: int
-    num_warmup: int
-    num_samples: int
+    num_points: int | None = None
+    num_warmup: int = 500
+    num_samples: int = 500
     num_chains: int = 2
     parameters: tuple[str, ...] | None = None
-    probe_x: tuple[float, ...] = (-5.0, 0.0, 5.0)
+    probe_x: tuple[float, ...] | None = (-5.0, 0.0, 5.0)
     replications_ci: int = 200
+    inputs: tuple[float, ...] | None = None
+    observed: str = "obs"
+
+    def __post_init__(self):
+        if (self.num_points is None) == (self.inputs is None):
+            raise ValueError("SBCSettings needs exactly one of num_points and inputs")
 
     def design(self) -> jax.Array:
-        """Fixed inputs on the notebook's range [-10, 10]."""
+        """The model's inputs: ``inputs`` as given, else ``num_points`` fixed points on the
+        notebook's range [-10, 10]."""
         import jax.numpy as jnp
 
+        if self.inputs is not None:
+            return jnp.asarray(self.inputs, dtype=float)
         return jnp.linspace(-10.0, 10.0, self.num_points)
 
 
@@ -379,3 +390,28 @@ def notebook_spec(name: str) -> ModelSpec:
     if name not in fittable:
         raise ValueError(f"model must be one of {', '.join(fittable)}; got {name!r}")
     return REGISTRY[name]
+
+
+def resolve(name: str) -> ModelSpec:
+    """A registered entry, or a :class:`ModelSpec` named by import path ``package.module:attr``
+    (the way to hand one's own model to ``regmaster sbc``)."""
+    if ":" not in name:
+        return get_spec(name)
+    import importlib
+    import sys
+    from pathlib import Path
+
+    module_name, _, attribute = name.partition(":")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"model {name!r}: cannot import {module_name!r} ({error})") from None
+    spec = getattr(module, attribute, None)
+    if not isinstance(spec, ModelSpec):
+        found = "nothing" if spec is None else type(spec).__name__
+        raise ValueError(
+            f"model {name!r}: {attribute!r} must be a regmaster ModelSpec, found {found}"
+        )
+    return spec

@@ -180,3 +180,41 @@ def test_run_sbc_hands_the_tree_depth_to_every_lane():
 
     assert saturated(1) >= 150  # of 4 x 2 x 20 = 160; measured 160 (deterministic: fixed key)
     assert saturated(10) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"observed": "y"}, "observed must name a sample site of model _normal_mean; got 'y'"),
+        ({"parameters": ["nosuch"]}, "parameters names no latent sample site: 'nosuch'"),
+    ],
+)
+def test_bad_model_description_is_refused_before_fitting(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sbc.run_sbc(_normal_mean, jnp.zeros(3), num_replications=4, key=jr.PRNGKey(0), **kwargs)
+
+
+def test_a_model_that_fails_on_its_inputs_is_refused_naming_their_shape():
+    def two_inputs(x, y=None):
+        numpyro.sample("obs", dist.Normal(x @ jnp.ones(2), 1.0), obs=y)
+
+    with pytest.raises(ValueError, match=r"fails on x of shape \(3,\)"):
+        sbc.run_sbc(two_inputs, jnp.zeros(3), num_replications=4, key=jr.PRNGKey(0))
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("nosuchpackage.models:SPEC", "cannot import 'nosuchpackage.models'"),
+        (
+            "examples.eight_schools:nothing",
+            "'nothing' must be a regmaster ModelSpec, found nothing",
+        ),
+        ("examples.eight_schools:SIGMA", "found tuple"),
+    ],
+)
+def test_an_import_path_that_does_not_name_a_model_spec_is_refused(path, message):
+    from regmaster import zoo
+
+    with pytest.raises(ValueError, match=message):
+        zoo.resolve(path)

@@ -1,0 +1,256 @@
+"""regmaster's pytest plugin: validate inference inside any test suite.
+
+Installed with the package (entry point ``pytest11``), it gives every test:
+
+- ``seed``: a stable 31-bit seed from the test's node id, so a check draws the same numbers alone,
+  in a full run and on any xdist worker;
+- ``record(name=value, ...)``: figures kept with the test's report; a test module's
+  ``FALSE_ALARM = {test_name: rate}`` adds each check's nominal false-alarm rate;
+- ``save_figure(fig, name)``: a figure saved beside the run record and shown in its report;
+- ``regmaster``: :class:`Checks` (simulation-based calibration with its health checks,
+  multi-chain convergence) for one's own model, described by a :class:`regmaster.ModelSpec`;
+- ``--report-json PATH``: the run record (every check's verdict, figures, seed, the environment)
+  with ``validation.md``, ``index.html`` and ``figures/`` beside it (:mod:`regmaster.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from . import zoo
+from .report import SCHEMA, environment, split_test_id, to_html, to_markdown, verdict_of
+from .seeds import seed_from_name
+
+_FAMILIES: list[str] = []
+
+
+def set_families(config, markers) -> None:
+    """Markers that name a family of checks: a result's ``family`` is the first it carries."""
+    _FAMILIES[:] = list(markers)
+
+
+def pytest_addoption(parser):
+    parser.getgroup("regmaster").addoption(
+        "--report-json",
+        default=None,
+        help="write every check's outcome and recorded figures to this JSON file, with "
+        "validation.md, index.html and figures/ beside it",
+    )
+
+
+@pytest.fixture
+def seed(request) -> int:
+    """The test's seed, from its node id (``path::test[params]``)."""
+    return seed_from_name(request.node.nodeid)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.generic, jax.Array)):
+        value = np.asarray(value).tolist()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def record(request, seed):
+    """``record(name=value, ...)`` keeps measured figures with this test's report."""
+    request.node.user_properties.append(("seed", seed))
+    rates = getattr(request.module, "FALSE_ALARM", {})
+    if request.function.__name__ in rates:
+        request.node.user_properties.append(("false_alarm", rates[request.function.__name__]))
+
+    def _record(**figures):
+        for name, value in figures.items():
+            request.node.user_properties.append((name, _jsonable(value)))
+
+    return _record
+
+
+@pytest.fixture
+def save_figure(request):
+    """``save_figure(fig, name)``: the figure as ``<report dir>/figures/<name>.png``, listed under
+    ``images`` in this check's record (closed either way; kept only with ``--report-json``)."""
+    path = request.config.getoption("--report-json")
+
+    def _save(fig, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        try:
+            if path:
+                directory = Path(path).parent / "figures"
+                directory.mkdir(parents=True, exist_ok=True)
+                fig.savefig(directory / f"{name}.png", dpi=90, bbox_inches="tight")
+                request.node.user_properties.append(("image", f"figures/{name}.png"))
+        finally:
+            plt.close(fig)
+
+    return _save
+
+
+def _reason(report) -> str | None:
+    """Why a check did not pass: the xfail reason, the skip reason, or the failure's last line."""
+    if hasattr(report, "wasxfail"):
+        return report.wasxfail or None
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if report.failed:
+        lines = [line for line in report.longreprtext.splitlines() if line.startswith("E ")]
+        return lines[0][1:].strip() if lines else report.longreprtext.strip()[-300:]
+    return None
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        if report.when == "setup" and report.failed:
+            outcome = "error"
+        _, params, backend = split_test_id(report.nodeid)
+        properties = dict(report.user_properties)
+        families = [m for m in _FAMILIES if m in report.keywords]
+        _RESULTS.append(
+            {
+                "test": report.nodeid,
+                "family": properties.get("family") or (families[0] if families else None),
+                "model": properties.get("model") or (params if params in zoo.REGISTRY else None),
+                "params": params,
+                "backend": backend,
+                "outcome": outcome,
+                "verdict": verdict_of(outcome),
+                "reason": _reason(report),
+                "seconds": round(report.duration, 3),
+                "figures": {
+                    k: v for k, v in report.user_properties if k not in ("image", "family")
+                },
+                "images": [v for k, v in report.user_properties if k == "image"],
+            }
+        )
+
+
+_RESULTS: list[dict] = []
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STARTED] = time.perf_counter()
+
+
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--report-json")
+    if not path or hasattr(session.config, "workerinput"):
+        return
+    record = {
+        "schema": SCHEMA,
+        "environment": environment(["pytest", *session.config.invocation_params.args]),
+        "seconds": round(time.perf_counter() - session.config.stash[_STARTED], 1),
+        "results": sorted(_RESULTS, key=lambda r: r["test"]),
+    }
+    directory = Path(path).parent
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+    (directory / "validation.md").write_text(to_markdown(record))
+    (directory / "index.html").write_text(to_html(record, directory))
+
+
+class Checks:
+    """Checks of one's own model (a :class:`regmaster.ModelSpec`), seeded from the test's id and
+    recorded in the run record; the ``regmaster`` fixture. Each check returns its result and
+    asserts nothing; the ``assert_*`` methods state the suite's claims with its thresholds."""
+
+    MAX_SHARE_LOW_ESS = 0.05  # SBC health: share of (replication, quantity) bulk ESS below L
+    MAX_RHAT = 1.01
+    MIN_ESS_PER_CHAIN = 100
+
+    def __init__(self, seed: int, record, save_figure):
+        self.seed, self._record, self._save_figure = seed, record, save_figure
+
+    def sbc(self, spec, *, replications: int | None = None, alpha: float = 0.01):
+        """Simulation-based calibration of ``spec`` with its ``SBCSettings``
+        (:func:`regmaster.run_model_sbc`); records the verdict, p-values, health and plots."""
+        from .plots import sbc_ecdf_figure, sbc_rank_figure
+        from .sbc import run_model_sbc
+
+        result = run_model_sbc(spec, num_replications=replications, seed=self.seed, alpha=alpha)
+        self._record(
+            family="sbc",
+            model=spec.name,
+            replications=result.replications,
+            alpha=alpha,
+            passed=result.passed,
+            min_holm_pvalue=float(result.adjusted.min()),
+            quantities={r["name"]: r["pvalue"] for r in result.rows()},
+            seconds=result.seconds,
+            **result.fit_diagnostics,
+        )
+        self._save_figure(sbc_rank_figure(result), f"sbc_ranks_{spec.name}_{self.seed}")
+        self._save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{spec.name}_{self.seed}")
+        return result
+
+    def assert_calibrated(self, result) -> None:
+        """The ranks are uniform (Holm over every test of every quantity, family-wise alpha) and
+        the thinned draws near-independent (at most 5% of (replication, quantity) bulk ESS below
+        the number of draws ranked)."""
+        worst = min(result.rows(), key=lambda r: r["pvalue"])
+        assert result.passed, (
+            f"SBC rejects {result.model}: {worst['name']} Holm-adjusted p = {worst['pvalue']:.3g}"
+        )
+        share = result.fit_diagnostics["share_ess_below_num_draws"]
+        assert share <= self.MAX_SHARE_LOW_ESS, (
+            f"{result.model}: {share:.1%} of thinned draws have bulk ESS below "
+            f"{result.num_draws} (bound {self.MAX_SHARE_LOW_ESS:.0%})"
+        )
+
+    def convergence(self, spec, x, y, *, num_warmup=500, num_samples=1000, num_chains=4) -> dict:
+        """``num_chains`` NUTS chains on data ``(x, y)``: worst R-hat, bulk and tail ESS per chain
+        over every latent site (ArviZ), and the divergences; recorded."""
+        from . import diagnostics
+        from .inference import run_nuts
+
+        mcmc = run_nuts(
+            spec.model,
+            jax.random.PRNGKey(self.seed),
+            x,
+            y,
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains,
+            target_accept_prob=spec.target_accept_prob,
+            max_tree_depth=spec.max_tree_depth,
+            **dict(spec.static_kwargs),
+        )
+        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        summary = diagnostics.convergence_summary(draws)
+        summary["divergences"] = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        self._record(family="convergence", model=spec.name, **summary)
+        return summary
+
+    def assert_converged(self, summary: dict) -> None:
+        """R-hat < 1.01, bulk and tail ESS >= 100 per chain, no divergence (Vehtari et al. 2021)."""
+        assert summary["max_rhat"] < self.MAX_RHAT, summary
+        worst = min(summary["min_ess_bulk_per_chain"], summary["min_ess_tail_per_chain"])
+        assert worst >= self.MIN_ESS_PER_CHAIN, summary
+        assert summary["divergences"] == 0, summary
+
+
+@pytest.fixture
+def regmaster(seed, record, save_figure) -> Checks:
+    """regmaster's checks for one's own model, seeded from this test's id (:class:`Checks`)."""
+    jax.config.update("jax_enable_x64", True)
+    return Checks(seed, record, save_figure)

@@ -1,0 +1,85 @@
+"""Known answers: models whose right SBC verdict is known from the literature, run as acceptance
+tests of the validator itself (seeds from the test ids; 200 replications, 2 chains x (500 + 500)).
+
+- centred eight schools with NUTS: tau is not recovered (Talts et al. 2018, section 5.2): flagged;
+- non-centred eight schools: passes (``examples/test_eight_schools.py``);
+- inference with the wrong observation noise (twice the generator's): flagged;
+- a "sampler" that ignores the data and returns the prior: every parameter's ranks are uniform,
+  the log-likelihood's are not (Modrak et al. 2023): flagged, by the log-likelihood.
+"""
+
+import dataclasses
+
+import jax
+import numpyro
+import numpyro.distributions as dist
+
+from examples.eight_schools import CENTRED, NONCENTRED
+from regmaster import run_sbc
+
+
+def _flagged(result) -> bool:
+    """Rejected by the rank tests or by the health check of the thinned draws (5% bound)."""
+    return (not result.passed) or result.fit_diagnostics["share_ess_below_num_draws"] > 0.05
+
+
+def test_centred_eight_schools_is_flagged(regmaster):
+    result = regmaster.sbc(CENTRED)
+    assert _flagged(result), result.rows()
+
+
+def _noncentred_with_noise_scale(scale: float):
+    def model(sigma, y=None):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+        tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+        with numpyro.plate("school", len(sigma)):
+            eta = numpyro.sample("eta", dist.Normal(0.0, 1.0))
+            numpyro.sample("y", dist.Normal(mu + tau * eta, scale * sigma), obs=y)
+
+    return model
+
+
+def test_inference_with_twice_the_noise_is_flagged(seed):
+    settings = NONCENTRED.sbc
+    result = run_sbc(
+        _noncentred_with_noise_scale(1.0),
+        settings.design(),
+        num_replications=settings.replications_ci,
+        key=jax.random.PRNGKey(seed),
+        inference_model=_noncentred_with_noise_scale(2.0),
+        parameters=settings.parameters,
+        num_warmup=settings.num_warmup,
+        num_samples=settings.num_samples,
+        observed="y",
+    )
+    assert not result.passed, result.rows()
+
+
+def _ignores_the_data(sigma, y=None):
+    """The non-centred prior, with y drawn but never conditioned on: its posterior is its prior."""
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+    with numpyro.plate("school", len(sigma)):
+        eta = numpyro.sample("eta", dist.Normal(0.0, 1.0))
+        numpyro.sample("y", dist.Normal(mu + tau * eta, sigma), obs=y)
+        if y is not None:
+            numpyro.factor("forget", -dist.Normal(mu + tau * eta, sigma).log_prob(y).sum())
+
+
+def test_a_sampler_that_returns_the_prior_is_flagged_by_the_log_likelihood(seed):
+    spec = dataclasses.replace(NONCENTRED, name="prior_only")
+    result = run_sbc(
+        spec.model,
+        spec.sbc.design(),
+        num_replications=spec.sbc.replications_ci,
+        key=jax.random.PRNGKey(seed),
+        inference_model=_ignores_the_data,
+        parameters=spec.sbc.parameters,
+        num_warmup=spec.sbc.num_warmup,
+        num_samples=spec.sbc.num_samples,
+        observed="y",
+    )
+    by_name = {row["name"]: row for row in result.rows()}
+    assert not result.passed
+    assert by_name["loglik"]["pvalue"] <= result.alpha, by_name
+    assert all(by_name[q]["pvalue"] > result.alpha for q in ("mu", "tau")), by_name
