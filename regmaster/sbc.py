@@ -103,16 +103,14 @@ def check_model_call(model, x, observed: str, model_kwargs) -> None:
         )
 
 
-def log_likelihood(model, params: Draws, x, y, **model_kwargs) -> jax.Array:
-    """sum_i log p(y_i | theta) at one parameter point (observed sites only)."""
+def log_likelihood(model, params: Draws, x, y, observed: str = "obs", **model_kwargs) -> jax.Array:
+    """log p(y | theta) = sum_i log p(y_i | theta) of the observed sample site ``observed`` at one
+    parameter point (a ``numpyro.factor`` elsewhere in the model is not part of it)."""
     tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), params)).get_trace(
         x, y, **model_kwargs
     )
-    return sum(
-        jnp.sum(site["fn"].log_prob(site["value"]))
-        for site in tr.values()
-        if site["type"] == "sample" and site["is_observed"]
-    )
+    site = tr[observed]
+    return jnp.sum(site["fn"].log_prob(site["value"]))
 
 
 def deterministic_site(model, params: Draws, x, site: str = "f", **model_kwargs) -> jax.Array:
@@ -142,6 +140,7 @@ def quantity_values(
     *,
     parameters: Sequence[str] | None,
     probe_x=None,
+    observed: str = "obs",
     **model_kwargs,
 ) -> jax.Array:
     """Scalar test quantities at one parameter point: parameter components, f(probe_x), log-lik."""
@@ -151,7 +150,9 @@ def quantity_values(
     ]
     if probe_x is not None:
         values.append(deterministic_site(model, params, probe_x, **model_kwargs))
-    values.append(jnp.atleast_1d(log_likelihood(model, params, x, y, **model_kwargs)))
+    values.append(
+        jnp.atleast_1d(log_likelihood(model, params, x, y, observed=observed, **model_kwargs))
+    )
     return jnp.concatenate(values)
 
 
@@ -271,6 +272,7 @@ def run_sbc(
             y_row,
             parameters=parameters,
             probe_x=probe_x,
+            observed=observed,
             **model_kwargs,
         )
 
