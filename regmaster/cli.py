@@ -316,7 +316,13 @@ def _cmd_report(args) -> int:
         return 0
     if args.action == "compare":
         baseline, current = (report.load(path) for path in args.files)
-        changes = (report.diff if args.exact else report.compare)(baseline, current)
+        if args.exact:
+            differences = report.diff(baseline, current)
+            for change in differences:
+                print(f"differs: {change.test}: {change.what} {change.before} -> {change.after}")
+            print(f"{len(differences)} figure(s) differ (timings left out)")
+            return 1 if differences else 0
+        changes = report.compare(baseline, current)
         for change in changes:
             print(change.describe())
         regressions = sum(c.regression for c in changes)
