@@ -248,6 +248,92 @@ class Checks:
         assert worst >= self.MIN_ESS_PER_CHAIN, summary
         assert summary["divergences"] == 0, summary
 
+    Z_MEAN = 4.0  # |z| of a posterior mean; 6.3e-5 per z-score under N(0, 1)
+    Z_SD = 4.5  # |z| of a posterior sd; 6.8e-6 per z-score
+
+    def posterior(
+        self, spec, x, y, exact_mean: dict, exact_sd: dict, *, num_samples: int = 1000
+    ) -> dict:
+        """NUTS (4 chains) against a known posterior: z = (estimate - exact) / MCSE for the mean
+        and sd of each site given (ArviZ's MCSE), with the convergence figures; recorded."""
+        from . import diagnostics
+        from .inference import run_nuts
+
+        for name in exact_mean.keys() | exact_sd.keys():
+            _check_site(spec, x, name)
+        mcmc = run_nuts(
+            spec.model,
+            jax.random.PRNGKey(self.seed),
+            x,
+            y,
+            num_warmup=500,
+            num_samples=num_samples,
+            num_chains=4,
+            target_accept_prob=spec.target_accept_prob,
+            max_tree_depth=spec.max_tree_depth,
+            **dict(spec.static_kwargs),
+        )
+        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        z = {}
+        for name, value in exact_mean.items():
+            mean = draws[name].mean(axis=(0, 1))
+            z[f"mean {name}"] = (mean - np.asarray(value)) / diagnostics.mcse_mean(draws[name])
+        for name, value in exact_sd.items():
+            sd = draws[name].std(axis=(0, 1), ddof=1)
+            z[f"sd {name}"] = (sd - np.asarray(value)) / diagnostics.mcse_sd(draws[name])
+        summary = diagnostics.convergence_summary({k: draws[k] for k in exact_mean})
+        worst = {k: float(np.max(np.abs(v))) for k, v in z.items()}
+        self._record(family="exact", model=spec.name, max_abs_z=worst, **summary)
+        return {"max_abs_z": worst, **summary}
+
+    def assert_posterior_matches(self, result: dict) -> None:
+        """Converged (R-hat < 1.01, ESS >= 400), then every |z| <= 4 (means) or 4.5 (sds)."""
+        assert result["max_rhat"] < self.MAX_RHAT, result
+        assert min(result["min_ess_bulk"], result["min_ess_tail"]) >= 4 * self.MIN_ESS_PER_CHAIN
+        for name, value in result["max_abs_z"].items():
+            bound = self.Z_MEAN if name.startswith("mean") else self.Z_SD
+            assert value <= bound, f"{name}: |z| = {value:.2f} > {bound}"
+
+    def map(self, spec, x, y, reference: dict, *, num_steps: int = 5000) -> dict:
+        """AutoDelta (Adam from 0.1, halving every 1000 steps) against a known MAP point in the
+        constrained space: the largest absolute difference; recorded."""
+        from .inference import decaying_adam, run_map
+
+        for name in reference:
+            _check_site(spec, x, name)
+        fit = run_map(
+            spec.model,
+            jax.random.PRNGKey(self.seed),
+            x,
+            y,
+            num_steps=num_steps,
+            optimizer=decaying_adam(0.1, 1000),
+            **dict(spec.static_kwargs),
+        )
+        point = fit.point()
+        gaps = {
+            k: float(np.max(np.abs(np.asarray(point[k]) - np.asarray(v))))
+            for k, v in reference.items()
+        }
+        self._record(family="map", model=spec.name, gaps=gaps)
+        return gaps
+
+    def assert_map_matches(self, gaps: dict, tolerance: float = 1e-6) -> None:
+        """Every site within ``tolerance`` of the reference (float64)."""
+        assert max(gaps.values()) <= tolerance, gaps
+
+
+def _check_site(spec, x, name: str) -> None:
+    """Refuse a site name the model does not sample, before any fitting."""
+    from numpyro import handlers
+
+    trace = handlers.trace(handlers.seed(spec.model, 0)).get_trace(x, **dict(spec.static_kwargs))
+    sites = [k for k, site in trace.items() if site["type"] == "sample"]
+    if name not in sites:
+        raise ValueError(
+            f"{name!r} is no sample site of {spec.name}; its sites: {', '.join(sites)}"
+        )
+
 
 @pytest.fixture
 def regmaster(seed, record, save_figure) -> Checks:

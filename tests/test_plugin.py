@@ -1,0 +1,49 @@
+"""The pytest plugin's checks on a model with a known posterior: y_i ~ N(mu, 1), mu ~ N(0, s^2).
+
+The posterior of mu is N(m, v) with v = 1 / (n + 1 / s^2), m = v sum(y); the MAP is m.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+
+from regmaster import ModelSpec
+
+X = jnp.zeros(20)
+Y = jnp.asarray(np.random.default_rng(7).normal(1.5, 1.0, 20))
+
+
+def _normal_mean(x, y=None, *, prior_sd=1.0):
+    mu = numpyro.sample("mu", dist.Normal(0.0, prior_sd))
+    numpyro.sample("obs", dist.Normal(mu + x, 1.0), obs=y)
+
+
+SPEC = ModelSpec(name="normal_mean", title="normal mean", model=_normal_mean)
+EXACT_VAR = 1.0 / (20 + 1.0)
+EXACT_MEAN = EXACT_VAR * float(Y.sum())
+
+
+def test_nuts_matches_the_exact_posterior(regmaster):
+    result = regmaster.posterior(SPEC, X, Y, {"mu": EXACT_MEAN}, {"mu": EXACT_VAR**0.5})
+    regmaster.assert_posterior_matches(result)
+
+
+def test_a_wrong_prior_scale_is_caught_by_the_posterior_check(regmaster):
+    wrong = ModelSpec(
+        name="wide", title="wide", model=_normal_mean, static_kwargs={"prior_sd": 0.5}
+    )
+    result = regmaster.posterior(wrong, X, Y, {"mu": EXACT_MEAN}, {"mu": EXACT_VAR**0.5})
+    with pytest.raises(AssertionError, match="mean mu"):
+        regmaster.assert_posterior_matches(result)
+
+
+def test_autodelta_reaches_the_known_map(regmaster):
+    gaps = regmaster.map(SPEC, X, Y, {"mu": EXACT_MEAN})
+    regmaster.assert_map_matches(gaps)
+
+
+def test_a_site_the_model_does_not_sample_is_refused_before_fitting(regmaster):
+    with pytest.raises(ValueError, match="'nu' is no sample site of normal_mean"):
+        regmaster.posterior(SPEC, X, Y, {"nu": 0.0}, {})
