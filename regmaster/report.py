@@ -270,15 +270,17 @@ def key_figure(result: Mapping[str, Any]) -> str:
 
 
 def _threshold_text(figures: Mapping[str, Any]) -> str:
-    """The threshold (an SBC verdict's is its alpha) and the nominal false-alarm rate."""
+    """The threshold; an SBC verdict's is its family-wise alpha."""
     threshold = figures.get("threshold", figures.get("alpha", ""))
-    text = _fmt(threshold) if threshold != "" else ""
-    if figures.get("false_alarm"):
-        text += f" (false alarm: {figures['false_alarm']})"
-    return text.strip()
+    return _fmt(threshold) if threshold != "" else ""
 
 
-def _rows(record: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+def _short(text: str | None, limit: int = 160) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _rows(record: Mapping[str, Any]) -> list[tuple[str, ...]]:
     rows = []
     for r in record["results"]:
         verdict = verdict_of(r["outcome"])
@@ -291,8 +293,9 @@ def _rows(record: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]
                 verdict,
                 key_figure(r),
                 _threshold_text(figures),
+                str(figures.get("false_alarm", "")),
                 str(figures.get("seed", "")),
-                (r.get("reason") or "").replace("|", "/").replace("\n", " "),
+                _short(r.get("reason")).replace("|", "/"),
             )
         )
     return rows
@@ -324,8 +327,8 @@ def to_markdown(record: Mapping[str, Any]) -> str:
         "Findings (strict xfails) are documented in docs/findings.md; thresholds and their "
         "false-alarm rates in docs/calibration.md.",
         "",
-        "| check | verdict | key figure | threshold (false-alarm rate) | seed | reason |",
-        "|---|---|---|---|---|---|",
+        "| check | verdict | key figure | threshold | false-alarm rate | seed | reason |",
+        "|---|---|---|---|---|---|---|",
     ]
     out += ["| " + " | ".join(row) + " |" for row in _rows(record)]
     return "\n".join(out) + "\n"
@@ -407,9 +410,8 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
     for family in sorted(by_family):
         out.append(f"<h2>{_esc(family)}</h2>")
         out.append(
-            "<table><tr><th>check</th><th>verdict</th><th>key figure</th>"
-            "<th>threshold (false-alarm rate)</th>"
-            "<th>seed</th><th>seconds</th><th>reason</th></tr>"
+            "<table><tr><th>check</th><th>verdict</th><th>key figure</th><th>threshold</th>"
+            "<th>false-alarm rate</th><th>seed</th><th>seconds</th><th>reason</th></tr>"
         )
         details = []
         for r in by_family[family]:
@@ -419,8 +421,10 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
                 f"<tr><td>{_esc(r['test'].split('::', 1)[-1])}</td>"
                 f"<td class='{verdict}'>{verdict}</td><td>{_esc(key_figure(r))}</td>"
                 f"<td>{_esc(_threshold_text(figures))}</td>"
+                f"<td>{_esc(figures.get('false_alarm', ''))}</td>"
                 f"<td>{_esc(figures.get('seed', ''))}</td><td>{_esc(r.get('seconds', ''))}</td>"
-                f"<td>{_esc(r.get('reason') or '')}</td></tr>"
+                f"<td title='{_esc(r.get('reason') or '')}'>"
+                f"{_esc(_short(r.get('reason')))}</td></tr>"
             )
             images = [_image_tag(base, image) for image in r.get("images", [])]
             summary_rows = figures.get("summary_table")
