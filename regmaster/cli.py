@@ -201,7 +201,12 @@ def _cmd_sbc(args) -> int:
         args.quiet,
     )
 
+    batch_lanes = replications * spec.sbc.num_chains
+
     def progress(p) -> None:
+        if p.done == 0:
+            _say(f"  {batch_lanes} lanes initialised in {p.seconds:.1f} s", args.quiet)
+            return
         rate = replications * (p.done - p.resumed_from) / p.total / p.seconds
         _say(
             f"  {p.done}/{p.total} NUTS iterations ({p.fraction:.0%}), {rate:.2f} "

@@ -241,9 +241,10 @@ class Progress(NamedTuple):
         return self.seconds * (self.total - self.done) / run if run > 0 else float("nan")
 
 
-SEGMENTS = 20
+SEGMENTS = 40
 """A batched fit runs in about this many segments of equal length (progress and Ctrl-C between
-them); the draws do not depend on the segment length."""
+them: a few seconds apart for the CI-size runs on 2 cores); the draws do not depend on the
+segment length."""
 
 
 def fit_batched(
@@ -341,7 +342,9 @@ def fit_batched(
     start = time.perf_counter()
     init = over_lanes(runner.init, per_step, devices)
     if state is None:
-        state = jax.jit(init)(z0, y_rows, keys)
+        state = jax.block_until_ready(jax.jit(init)(z0, y_rows, keys))
+        if on_progress is not None:  # every lane initialised: the run is under way
+            on_progress(Progress(0, total, time.perf_counter() - start))
     else:  # NumPyro's kernel takes its settings from tracing its initialisation
         jax.eval_shape(init, z0, y_rows, keys)
     advance = jax.jit(

@@ -132,7 +132,7 @@ def test_segment_length_does_not_change_any_draw():
 def test_progress_is_reported_after_every_segment():
     seen = []
     _fit(segment_steps=20, on_progress=seen.append)
-    assert [p.done for p in seen] == [20, 40, 50] and all(p.total == 50 for p in seen)
+    assert [p.done for p in seen] == [0, 20, 40, 50] and all(p.total == 50 for p in seen)
 
 
 class _Stop(Exception):
