@@ -188,17 +188,7 @@ class Checks:
         from .sbc import run_model_sbc
 
         result = run_model_sbc(spec, num_replications=replications, seed=self.seed, alpha=alpha)
-        self._record(
-            family="sbc",
-            model=spec.name,
-            replications=result.replications,
-            alpha=alpha,
-            passed=result.passed,
-            min_holm_pvalue=float(result.adjusted.min()),
-            quantities={r["name"]: r["pvalue"] for r in result.rows()},
-            seconds=result.seconds,
-            **result.fit_diagnostics,
-        )
+        self._record(family="sbc", model=spec.name, **result.figures())
         self._save_figure(sbc_rank_figure(result), f"sbc_ranks_{spec.name}_{self.seed}")
         self._save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{spec.name}_{self.seed}")
         return result

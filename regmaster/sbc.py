@@ -59,6 +59,20 @@ class SBCResult(NamedTuple):
             rows.append(row)
         return rows
 
+    def figures(self) -> dict[str, Any]:
+        """The figures a check records: verdict, smallest and per-quantity Holm-adjusted
+        p-values, time and the fits' health."""
+        return {
+            "replications": self.replications,
+            "alpha": self.alpha,
+            "passed": self.passed,
+            "min_holm_pvalue": float(self.adjusted.min()),
+            "quantities": {r["name"]: r["pvalue"] for r in self.rows()},
+            "seconds": self.seconds,
+            "replications_per_second": self.replications_per_second,
+            **self.fit_diagnostics,
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,

@@ -85,16 +85,7 @@ def test_sbc_ranks_uniform(name, backend, record, request, fit_cache, save_figur
     result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
     save_figure(sbc_rank_figure(result), f"sbc_ranks_{name}_{backend}")
     save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{name}_{backend}")
-    record(
-        replications=result.replications,
-        alpha=ALPHA,
-        passed=result.passed,
-        min_holm_pvalue=float(result.adjusted.min()),
-        quantities={r["name"]: r["pvalue"] for r in result.rows()},
-        seconds=result.seconds,
-        replications_per_second=result.replications_per_second,
-        **result.fit_diagnostics,
-    )
+    record(**result.figures())
     worst = min(result.rows(), key=lambda r: r["pvalue"])
     assert result.passed, f"SBC rejects {name}: {worst}"
 
