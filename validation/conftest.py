@@ -110,9 +110,12 @@ def _order_sbc_runs_first(items) -> None:
     SBC tests came last). Starting the long runs first and reading them last keeps both busy.
     """
 
-    def rank(item) -> int:
+    def rank(item) -> tuple[int, bool]:
+        # Within a rank, the gpu cases last: xdist hands items out alternately, and cpu and gpu
+        # cases side by side sent every cpu SBC run to one worker, one after another.
+        gpu = item.nodeid.endswith("-gpu]")
         if "test_sbc.py::test_sbc_ranks_uniform" in item.nodeid:
-            return 0
-        return 2 if "test_sbc.py::" in item.nodeid else 1
+            return 0, gpu
+        return (2 if "test_sbc.py::" in item.nodeid else 1), gpu
 
     items.sort(key=rank)
