@@ -223,7 +223,7 @@ class Checks:
             num_chains=num_chains,
             target_accept_prob=spec.target_accept_prob,
             max_tree_depth=spec.max_tree_depth,
-            **dict(spec.static_kwargs),
+            **spec.fixed_kwargs(),
         )
         draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
         summary = diagnostics.convergence_summary(draws)
@@ -261,7 +261,7 @@ class Checks:
             num_chains=4,
             target_accept_prob=spec.target_accept_prob,
             max_tree_depth=spec.max_tree_depth,
-            **dict(spec.static_kwargs),
+            **spec.fixed_kwargs(),
         )
         draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
         z = {}
@@ -298,7 +298,7 @@ class Checks:
             y,
             num_steps=num_steps,
             optimizer=decaying_adam(0.1, 1000),
-            **dict(spec.static_kwargs),
+            **spec.fixed_kwargs(),
         )
         point = fit.point()
         gaps = {
@@ -317,7 +317,7 @@ def _check_site(spec, x, name: str) -> None:
     """Refuse a site name the model does not sample, before any fitting."""
     from numpyro import handlers
 
-    trace = handlers.trace(handlers.seed(spec.model, 0)).get_trace(x, **dict(spec.static_kwargs))
+    trace = handlers.trace(handlers.seed(spec.model, 0)).get_trace(x, **spec.fixed_kwargs())
     sites = [k for k, site in trace.items() if site["type"] == "sample"]
     if name not in sites:
         raise ValueError(

@@ -23,7 +23,6 @@ from numpyro.infer import Predictive
 
 from . import diagnostics, stats, zoo
 from .checks import check_inputs, check_positive_int
-from .data import make_sinc
 from .engine import BatchedFit, Draws, fit_batched, host_rng, latent_transforms
 
 
@@ -387,5 +386,5 @@ def run_model_sbc(
         on_progress=on_progress,
         checkpoint=checkpoint,
         observed=settings.observed,
-        **spec.kwargs(make_sinc().model_keys),
+        **spec.fixed_kwargs(),
     )

@@ -164,6 +164,15 @@ class ModelSpec:
             return dict(self.static_kwargs)
         return {**self.static_kwargs, **self.module_kwargs(model_keys[self.module_key])}
 
+    def fixed_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments outside the notebook's experiment: fixed modules from the
+        notebook's default keys (seed 666), static ones as given."""
+        if self.module_kwargs is None:
+            return dict(self.static_kwargs)
+        from .data import make_sinc
+
+        return self.kwargs(make_sinc().model_keys)
+
     def keys_used(self) -> list[int]:
         """Indices into the notebook's ``k_models`` that this model consumes."""
         nb = self.notebook
