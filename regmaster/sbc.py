@@ -203,12 +203,26 @@ def verdict(
     return pvalues, adjusted, bool(np.all(adjusted > alpha))
 
 
-def run_sbc(
+def run_sbc(model, x, *, num_replications: int, key: jax.Array, **kwargs) -> SBCResult:
+    """Simulation-based calibration of NUTS on ``inference_model`` (default: ``model``).
+
+    ``parameters`` selects the sample sites whose components are ranked (default: all; pass the
+    identified ones for models with permutation-symmetric weights); ``probe_x`` adds f at those
+    inputs; the log-likelihood is always a test quantity (a sampler that returns the prior passes
+    every parameter and fails there). ``devices``: split the fits over these; ``on_progress``
+    and ``checkpoint``: reports and a resumable run (see :func:`regmaster.engine.fit_batched`).
+    Keyword arguments are those of :func:`run_sbc_groups`.
+    """
+    return run_sbc_groups(model, x, num_replications=num_replications, key=key, **kwargs)[0]
+
+
+def run_sbc_groups(
     model,
     x,
     *,
     num_replications: int,
     key: jax.Array,
+    groups: int = 1,
     inference_model=None,
     parameters: Sequence[str] | None = None,
     probe_x=None,
@@ -225,16 +239,15 @@ def run_sbc(
     checkpoint=None,
     observed: str = "obs",
     **model_kwargs,
-) -> SBCResult:
-    """Simulation-based calibration of NUTS on ``inference_model`` (default: ``model``).
+) -> list[SBCResult]:
+    """``groups`` independent SBC runs of ``num_replications`` each, fitted as one batch.
 
-    ``parameters`` selects the sample sites whose components are ranked (default: all; pass the
-    identified ones for models with permutation-symmetric weights); ``probe_x`` adds f at those
-    inputs; the log-likelihood is always a test quantity (a sampler that returns the prior passes
-    every parameter and fails there). ``devices``: split the fits over these; ``on_progress``
-    and ``checkpoint``: reports and a resumable run (see :func:`regmaster.engine.fit_batched`).
+    The replications are drawn and fitted together (one compiled program) and split in order into
+    ``groups`` runs, each with its own ranks, verdict and fit diagnostics: how the calibration
+    measures false-alarm rates and power over many seeds at once. ``groups=1`` is :func:`run_sbc`.
     """
     num_replications = check_positive_int("num_replications", num_replications, minimum=2)
+    groups = check_positive_int("groups", groups)
     num_draws = check_positive_int("num_draws", num_draws)
     if num_draws > num_chains * num_samples:
         raise ValueError(
@@ -251,7 +264,7 @@ def run_sbc(
     key_sim, key_fit, key_rank = jr.split(key, 3)
     start = time.perf_counter()
     truth_params, y = simulate(
-        model, key_sim, x, num_replications, observed=observed, **model_kwargs
+        model, key_sim, x, groups * num_replications, observed=observed, **model_kwargs
     )
     unknown = sorted(set(parameters or ()) - set(truth_params))
     if unknown:
@@ -300,21 +313,30 @@ def run_sbc(
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
     rng = host_rng(key_rank)
-    ranks = ranks_of(np.asarray(truth), thin(all_draws, num_draws), rng)
-    pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, rng)
-    seconds = time.perf_counter() - start
-    return SBCResult(
-        name or getattr(inference_model, "__name__", "model"),
-        names,
-        ranks,
-        num_draws,
-        pvalues,
-        adjusted,
-        alpha,
-        passed,
-        fit_summary(fit, all_draws, num_draws),
-        seconds,
-    )
+    all_ranks = ranks_of(np.asarray(truth), thin(all_draws, num_draws), rng)
+    seconds = (time.perf_counter() - start) / groups
+    results = []
+    for group in np.split(np.arange(groups * num_replications), groups):
+        ranks = all_ranks[group]
+        pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, rng)
+        part = fit._replace(
+            **{f: getattr(fit, f)[group] for f in ("diverging", "num_steps", "accept_prob")}
+        )
+        results.append(
+            SBCResult(
+                name or getattr(inference_model, "__name__", "model"),
+                names,
+                ranks,
+                num_draws,
+                pvalues,
+                adjusted,
+                alpha,
+                passed,
+                fit_summary(part, all_draws[group], num_draws),
+                seconds,
+            )
+        )
+    return results
 
 
 def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> dict[str, Any]:
@@ -342,9 +364,20 @@ def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> 
     return summary
 
 
-def run_model_sbc(
+def run_model_sbc(name: str | zoo.ModelSpec, **kwargs) -> SBCResult:
+    """SBC of a model entry with its settings (:class:`regmaster.zoo.SBCSettings`, the entry's
+    sampler settings): a registered name, an import path ``module:attr``, or a ``ModelSpec``.
+
+    The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
+    Keyword arguments are those of :func:`run_model_sbc_groups`.
+    """
+    return run_model_sbc_groups(name, **kwargs)[0]
+
+
+def run_model_sbc_groups(
     name: str | zoo.ModelSpec,
     *,
+    groups: int = 1,
     num_replications: int | None = None,
     seed: int = 0,
     alpha: float = 0.01,
@@ -352,12 +385,9 @@ def run_model_sbc(
     devices=None,
     on_progress=None,
     checkpoint=None,
-) -> SBCResult:
-    """SBC of a model entry with its settings (:class:`regmaster.zoo.SBCSettings`, the entry's
-    sampler settings): a registered name, an import path ``module:attr``, or a ``ModelSpec``.
-
-    The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
-    """
+) -> list[SBCResult]:
+    """:func:`run_model_sbc` as ``groups`` independent runs fitted in one batch
+    (:func:`run_sbc_groups`)."""
     spec = name if isinstance(name, zoo.ModelSpec) else zoo.resolve(name)
     if spec.sbc is None:
         calibratable = zoo.names(calibratable=True)
@@ -367,10 +397,11 @@ def run_model_sbc(
         )
     settings = spec.sbc
     replications = settings.replications_ci if num_replications is None else num_replications
-    return run_sbc(
+    return run_sbc_groups(
         spec.model,
         settings.design(),
         num_replications=replications,
+        groups=groups,
         key=jr.PRNGKey(seed),
         inference_model=inference_model,
         parameters=settings.parameters,

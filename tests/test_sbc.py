@@ -144,6 +144,21 @@ def test_nuts_engine_passes_the_correct_model():
     assert result.fit_diagnostics["divergent_transitions"] == 0
 
 
+def test_grouped_runs_are_the_batch_split_in_order():
+    # One batch of 2 x 40 replications: each group's ranks are its slice of the batch's ranks,
+    # its verdict and health figures its own (the calibration's seeds as an array axis).
+    x = jnp.zeros(3)
+    kwargs = dict(key=jr.PRNGKey(3), num_warmup=100, num_samples=100, num_draws=49)
+    groups = sbc.run_sbc_groups(_normal_mean, x, num_replications=40, groups=2, **kwargs)
+    whole = sbc.run_sbc(_normal_mean, x, num_replications=80, **kwargs)
+    assert [g.ranks.shape for g in groups] == [(40, 2), (40, 2)]
+    np.testing.assert_array_equal(np.concatenate([g.ranks for g in groups]), whole.ranks)
+    for g in groups:  # the chi-square p-value needs no jitter: it is a function of the ranks
+        np.testing.assert_array_equal(g.pvalues["chi2"], stats.chi2_pvalue(g.ranks, 49))
+    divergent = sum(g.fit_diagnostics["divergent_transitions"] for g in groups)
+    assert divergent == whole.fit_diagnostics["divergent_transitions"]
+
+
 def test_nuts_engine_catches_a_mismatched_inference_model():
     # Data from mu ~ N(0, 1); inference with the prior N(0, 0.3^2): the posterior is too narrow
     # and shrunk towards 0, so mu's ranks pile up at both ends. Fixed key; the power of this
