@@ -20,6 +20,7 @@ from regmaster.plugin import set_families
 
 MARKERS = {
     "convergence": "R-hat, ESS, divergences, E-BFMI, tree depth through ArviZ",
+    "diagnostics": "R-hat, ESS and MCSE on chains with a known answer",
     "exact": "NUTS against a closed-form or quadrature posterior",
     "map": "AutoDelta against closed-form and independent optima",
     "r2": "the notebook's R^2 thresholds and their robustness over data seeds",

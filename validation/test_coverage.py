@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from regmaster import inference
 from regmaster.data import NOTEBOOK_SEED, make_sinc
 from regmaster.zoo import get_spec
 from validation.cases import cases
@@ -40,7 +41,10 @@ pytestmark = pytest.mark.coverage
 
 FALSE_ALARM = {
     "test_predictive_interval_covers_fresh_observations": "~6e-5 per model (normal "
-    "approximation); 0 of 33 fits below the exempt floor",
+    "approximation); 0 of 33 fits below the exempt floor; 0 of 200 fresh-noise seeds (rff_svr, "
+    "mlp_map)",
+    "test_interval_of_normal_draws_has_its_level": "5.7e-7 per bound (normal tail, 5 sd); "
+    "0 of 200 seeds",
 }
 
 LEVEL = 0.95
@@ -80,3 +84,24 @@ def test_predictive_interval_covers_fresh_observations(model, backend, seed, fit
         assert coverage >= EXEMPT_FLOOR, f"coverage {coverage:.3f}: a degenerate interval"
         return
     assert gap <= TOLERANCE, f"coverage {coverage:.3f}, expected {LEVEL} +- {TOLERANCE:.3f}"
+
+
+INTERVAL_DRAWS, INTERVAL_COLUMNS = 4000, 50
+# sd of one estimated 2.5% quantile of N(0, 1) from 4000 draws, sqrt(p (1 - p) / n) / phi(z):
+# 0.042; of the mean over 50 independent columns 0.0060: 5 sd, a false alarm of 5.7e-7 per bound.
+INTERVAL_TOL = (
+    5
+    * float(np.sqrt(0.025 * 0.975 / INTERVAL_DRAWS) / norm.pdf(norm.ppf(0.975)))
+    / (np.sqrt(INTERVAL_COLUMNS))
+)
+
+
+def test_interval_of_normal_draws_has_its_level(seed, record):
+    """The 95% interval of N(0, 1) draws is (-1.960, 1.960) to within 5 sd (0.030) of its mean
+    over 50 columns: the interval of the quantity it claims, at the level it claims."""
+    draws = jax.random.normal(jax.random.PRNGKey(seed), (INTERVAL_DRAWS, INTERVAL_COLUMNS))
+    lower, upper = inference.predictive_interval(draws, level=LEVEL)
+    z = float(norm.ppf(0.5 + LEVEL / 2))
+    gaps = {"lower": float(np.mean(lower)) + z, "upper": float(np.mean(upper)) - z}
+    record(statistic="mean bound - exact quantile", gaps=gaps, threshold=INTERVAL_TOL)
+    assert max(abs(g) for g in gaps.values()) <= INTERVAL_TOL, gaps

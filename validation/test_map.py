@@ -44,9 +44,10 @@ pytestmark = pytest.mark.map
 
 # Optimisation checks, deterministic given the seed.
 FALSE_ALARM = {
+    "test_autodelta_equals_ridge_closed_form": "deterministic given the seed; 0 of 200 seeds",
+} | {
     name: "deterministic given the seed"
     for name in (
-        "test_autodelta_equals_ridge_closed_form",
         "test_autodelta_equals_constrained_map",
         "test_delta_guide_is_stationary_at_constrained_map",
         "test_dropout_at_rate_0_has_the_mlp_log_density",
