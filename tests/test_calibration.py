@@ -1,0 +1,51 @@
+"""The calibration harness: its catalogue, its interval, its command line, and one bug end to end."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from validation.calibration import __main__ as cli
+from validation.calibration.bugs import BUGS
+from validation.calibration.probes import PROBES, diagnostics_probe
+from validation.calibration.run import interval, power_of
+
+
+def test_catalogue_has_15_bugs_and_two_per_family():
+    assert len(BUGS) >= 15
+    assert len({b.name for b in BUGS}) == len(BUGS)
+    per_family = collections.Counter(b.family for b in BUGS)
+    assert min(per_family.values()) >= 2, per_family
+    assert all(p in PROBES for b in BUGS for p in b.probes)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 200), (3, 200), (19, 20), (20, 20)])
+def test_interval_is_the_clopper_pearson_interval(k, n):
+    expected = sps.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert interval(k, n) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_a_diagnostics_bug_is_caught_and_undone():
+    bug = next(b for b in BUGS if b.name == "ess_without_autocorrelation")
+    row = power_of(dataclasses.replace(bug, probes=("diagnostics",)), 3)
+    assert row["alarms"] == 3, row
+    assert "diagnostics/test_ess_of_ar1_chains_matches_theory" in row["caught_by"]
+    after = diagnostics_probe("after", 3)  # the patch is gone: the correct code passes
+    assert not np.any(np.stack(list(after.values()))), after
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["power", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["power", "--bugs", "no_such_bug"], "unknown bug or probe no_such_bug"),
+        (["false-alarms", "--probes", "nope"], "unknown bug or probe nope"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,125 @@
+"""Tables of a calibration run: one row per bug, one per check, one per SBC fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+NOMINAL_SOURCES = (
+    "validation.test_convergence",
+    "validation.test_coverage",
+    "validation.test_diagnostics",
+    "validation.test_exact_posterior",
+    "validation.test_map",
+    "validation.test_r2",
+    "validation.test_rff",
+    "validation.test_sbc",
+)
+
+
+def nominal_rates() -> dict[str, str]:
+    """Each check's nominal false-alarm rate, from its module's ``FALSE_ALARM``."""
+    import importlib
+
+    rates = {}
+    for name in NOMINAL_SOURCES:
+        rates.update(getattr(importlib.import_module(name), "FALSE_ALARM", {}))
+    return rates
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.1f}%"
+
+
+def _ci(row: dict) -> str:
+    low, high = row["interval"]
+    return f"[{_pct(low)}, {_pct(high)}]"
+
+
+def power_line(row: dict) -> str:
+    return (
+        f"{row['bug']}: caught {row['alarms']}/{row['seeds']} {_ci(row)} by "
+        f"{', '.join(row['caught_by']) or 'nothing'} ({row['seconds']:.0f} s)"
+    )
+
+
+def false_alarm_line(row: dict) -> str:
+    checks = ", ".join(f"{k} {v['alarms']}/{v['seeds']}" for k, v in row["checks"].items())
+    return f"{row['probe']}: {checks} ({row['seconds']:.0f} s)"
+
+
+def sbc_power_line(row: dict) -> str:
+    return (
+        f"{row['model']} ({row['replications']} replications, {row['quantities']} quantities),"
+        f" {row['fault']} in {row['where']}: power {_pct(row['rate'])} {_ci(row)}"
+    )
+
+
+def save_row(path: Path, key: str, row: dict) -> None:
+    """Put ``row`` into the JSON list at ``path``, replacing the row with the same ``key``."""
+    rows = json.loads(path.read_text()) if path.exists() else []
+    rows = [r for r in rows if r[key] != row[key]] + [row]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    tmp.replace(path)
+
+
+def merge(directory: Path) -> dict:
+    """The parts' rows, bugs in catalogue order and probes in probe order."""
+    from validation.calibration.bugs import BY_NAME
+    from validation.calibration.probes import PROBES
+
+    merged = {}
+    for part, key in (("power", "bugs"), ("false-alarms", "checks"), ("sbc-power", "sbc_power")):
+        path = directory / f"calibration-{part}.json"
+        merged[key] = json.loads(path.read_text()) if path.exists() else []
+    merged["bugs"].sort(key=lambda r: list(BY_NAME).index(r["bug"]))
+    merged["checks"].sort(key=lambda r: list(PROBES).index(r["probe"]))
+    return merged
+
+
+def to_markdown(merged: dict) -> str:
+    nominal = nominal_rates()
+    lines = ["# Calibration of the validation suite", ""]
+    lines += [
+        "## Bugs: detection rate over seeds",
+        "",
+        "| bug | layer | family | what is wrong | caught | 95% interval | caught by (seeds) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in merged["bugs"]:
+        seeds = "deterministic" if row["deterministic"] else f"{row['alarms']}/{row['seeds']}"
+        by = "; ".join(f"`{k}` ({v})" for k, v in row["caught_by"].items()) or "nothing"
+        lines.append(
+            f"| `{row['bug']}` | {row['layer']} | {row['family']} | {row['summary']} | "
+            f"{seeds} | {_ci(row)} | {by} |"
+        )
+    lines += [
+        "",
+        "## Checks: false alarms on the correct code",
+        "",
+        "| probe | check | nominal | alarms / seeds | 95% interval |",
+        "|---|---|---|---|---|",
+    ]
+    for row in merged["checks"]:
+        for check, rate in [*row["checks"].items(), ("any check of the probe", row["any"])]:
+            base = check.split("[")[0]
+            count = (
+                "deterministic" if rate["deterministic"] else f"{rate['alarms']}/{rate['seeds']}"
+            )
+            lines.append(
+                f"| {row['probe']} | `{check}` | {nominal.get(base, '')} | {count} | {_ci(rate)} |"
+            )
+    lines += [
+        "",
+        "## SBC power at the CI replication count",
+        "",
+        "| model | replications | quantities | fault | in | power | 95% interval |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in merged["sbc_power"]:
+        lines.append(
+            f"| `{row['model']}` | {row['replications']} | {row['quantities']} | "
+            f"{row['fault']} | {row['where']} | {_pct(row['rate'])} | {_ci(row)} |"
+        )
+    return "\n".join(lines) + "\n"
