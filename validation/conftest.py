@@ -52,9 +52,7 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
-    for name, text in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {text}")
+def pytest_configure(config):  # the markers are registered by the root conftest.py
     set_families(config, [m for m in MARKERS if m not in ("slow", "release")])
 
 

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.exact
 
 FALSE_ALARM = {
     "test_nuts_matches_exact_posterior": "2.0e-4 to 0.8% per case from the z-scores (union "
-    "bound), plus the R-hat/ESS gate; measured 0 of 200 runs per linear case (<= 1.8%)",
+    "bound), plus the R-hat/ESS gate; measured over 200 runs per linear case: 0, and 1 for "
+    "linear-quadrature-10_points (0.5%, 95% interval 0.01%-2.8%)",
     "test_quadrature_reference_is_converged": "deterministic",
     "test_conjugate_closed_form_matches_direct_solve": "deterministic",
 }

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=20, help="seeds per bug (power)")
     parser.add_argument("--false-alarm-seeds", type=int, default=200)
     parser.add_argument("--sbc-runs", type=int, default=400, help="simulated SBC runs per fault")
+    parser.add_argument(
+        "--sbc-sizes",
+        nargs="+",
+        choices=("ci", "release"),
+        default=["ci", "release"],
+        help="replication counts for sbc-power: each model's CI size, 1000",
+    )
     parser.add_argument("--bugs", nargs="*", help="only these bugs (power)")
     parser.add_argument("--probes", nargs="*", help="only these probes (false-alarms)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
@@ -80,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             report.save_row(part_file, "probe", row)
             print(report.false_alarm_line(row), flush=True)
     elif args.part == "sbc-power":
-        rows = sbc_power(args.sbc_runs)
+        rows = sbc_power(args.sbc_runs, args.sbc_sizes)
         part_file.write_text(json.dumps(rows, indent=1))
         for row in rows:
             print(report.sbc_power_line(row), flush=True)

@@ -107,7 +107,7 @@ def sbc_checks_draws() -> int:
     return 99  # L, the thinned draws ranked per replication (regmaster.sbc.run_sbc's default)
 
 
-def sbc_power(runs: int) -> list[dict]:
+def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
     """Power of each NUTS model's CI-size SBC verdict against a posterior 20% too narrow and one
     shifted by 0.25 sd, in every quantity and in one, over ``runs`` simulated SBC runs."""
     rows = []
@@ -123,10 +123,11 @@ def sbc_power(runs: int) -> list[dict]:
                 probe_x=settings.probe_x,
             )
         )
-        sizes = (("ci", settings.replications_ci), ("release", SBC_REPLICATIONS_RELEASE))
+        counts = {"ci": settings.replications_ci, "release": SBC_REPLICATIONS_RELEASE}
+        chosen = [(size, counts[size]) for size in sizes]
         faults = (("20% too narrow", {"scale": 0.8}), ("shift 0.25 sd", {"shift": 0.25}))
         for (size, replications), (fault, kwargs), (where, faulty) in itertools.product(
-            sizes, faults, (("every quantity", None), ("one quantity", 1))
+            chosen, faults, (("every quantity", None), ("one quantity", 1))
         ):
             rng = np.random.default_rng(seed_from_name(f"sbc-power:{name}:{size}:{fault}:{where}"))
             detected = np.array(
