@@ -1,4 +1,4 @@
-"""The calibration harness: its catalogue, its interval, its command line, and one bug end to end."""
+"""The calibration harness: its catalogue, its interval, its command line, one bug end to end."""
 
 from __future__ import annotations
 

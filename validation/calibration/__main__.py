@@ -5,7 +5,8 @@ A part run on some bugs or probes replaces their rows in the part's file and kee
 
   power         every catalogued bug through the probes on its path, ``--seeds`` seeds (20)
   false-alarms  the correct code through every probe, ``--false-alarm-seeds`` seeds (200)
-  sbc-power     each NUTS model's CI-size SBC against a too-narrow and a shifted posterior
+  sbc-power     each NUTS model's SBC verdict against a too-narrow and a shifted posterior, at
+                its CI size (``--sbc-sizes ci release`` adds 1000 replications)
   report        merge the parts' JSON into reports/calibration.json and reports/calibration.md
 """
 
@@ -30,12 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("part", choices=PARTS)
     parser.add_argument("--seeds", type=int, default=20, help="seeds per bug (power)")
     parser.add_argument("--false-alarm-seeds", type=int, default=200)
-    parser.add_argument("--sbc-runs", type=int, default=400, help="simulated SBC runs per fault")
+    parser.add_argument("--sbc-runs", type=int, default=200, help="simulated SBC runs per fault")
     parser.add_argument(
         "--sbc-sizes",
         nargs="+",
         choices=("ci", "release"),
-        default=["ci", "release"],
+        default=["ci"],
         help="replication counts for sbc-power: each model's CI size, 1000",
     )
     parser.add_argument("--bugs", nargs="*", help="only these bugs (power)")

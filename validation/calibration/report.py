@@ -87,11 +87,14 @@ def to_markdown(merged: dict) -> str:
         "| bug | layer | family | what is wrong | caught | 95% interval | caught by (seeds) |",
         "|---|---|---|---|---|---|---|",
     ]
+    from validation.calibration.bugs import BY_NAME
+
     for row in merged["bugs"]:
+        summary = BY_NAME[row["bug"]].summary  # the catalogue's words, not the run's copy
         seeds = "deterministic" if row["deterministic"] else f"{row['alarms']}/{row['seeds']}"
         by = "; ".join(f"`{k}` ({v})" for k, v in row["caught_by"].items()) or "nothing"
         lines.append(
-            f"| `{row['bug']}` | {row['layer']} | {row['family']} | {row['summary']} | "
+            f"| `{row['bug']}` | {row['layer']} | {row['family']} | {summary} | "
             f"{seeds} | {_ci(row)} | {by} |"
         )
     lines += [
@@ -104,15 +107,16 @@ def to_markdown(merged: dict) -> str:
     for row in merged["checks"]:
         for check, rate in [*row["checks"].items(), ("any check of the probe", row["any"])]:
             base = check.split("[")[0]
-            count = (
-                "deterministic" if rate["deterministic"] else f"{rate['alarms']}/{rate['seeds']}"
-            )
+            if rate["deterministic"]:
+                count, ci = ("fails" if rate["alarms"] else "passes") + " (deterministic)", "-"
+            else:
+                count, ci = f"{rate['alarms']}/{rate['seeds']}", _ci(rate)
             lines.append(
-                f"| {row['probe']} | `{check}` | {nominal.get(base, '')} | {count} | {_ci(rate)} |"
+                f"| {row['probe']} | `{check}` | {nominal.get(base, '')} | {count} | {ci} |"
             )
     lines += [
         "",
-        "## SBC power at the CI replication count",
+        "## SBC power of each NUTS model's verdict",
         "",
         "| model | replications | quantities | fault | in | power | 95% interval |",
         "|---|---|---|---|---|---|---|",
