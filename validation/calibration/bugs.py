@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -24,6 +25,7 @@ from einops import einsum
 from numpyro.primitives import Messenger
 
 from regmaster import diagnostics, engine, inference, kernels, nn, sbc, stats, zoo
+from regmaster.checks import check_inputs
 
 Patch = Callable[[pytest.MonkeyPatch], None]
 
@@ -89,10 +91,10 @@ def _half_likelihood_dropped(msg) -> None:
 
 
 def _model_linear_tree_at_dropped(x, y=None, *, degree: int):
-    x, y = inference.check_inputs(x, y)
+    x, y = check_inputs(x, y)
     net = nn.LinearRegressor(degree=degree)
     w = numpyro.sample("w", dist.Normal(jnp.zeros(degree + 1), 1.0))
-    _ = __import__("equinox").tree_at(lambda m: m.weight, net, w)  # result not kept
+    _ = eqx.tree_at(lambda m: m.weight, net, w)  # the result is not kept
     f = numpyro.deterministic("f", net(x))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     numpyro.sample("obs", dist.Normal(f, sigma), obs=y)
