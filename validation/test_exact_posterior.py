@@ -84,7 +84,7 @@ def _features(model: str, data) -> np.ndarray:
     return np.asarray(spec.kwargs(data.model_keys)["rff"](data.x_train))
 
 
-def _nuts_draws(case: Case, seed: int, data) -> dict[str, np.ndarray]:
+def _nuts_draws(case: Case, seed: int, data, chains: int = RUN.num_chains) -> dict[str, np.ndarray]:
     """NUTS draws (chain, draw, ...) of w, and of sigma when it is sampled."""
     spec = get_spec(case.model)
     model = spec.model if case.sigma is None else condition(spec.model, {"sigma": case.sigma})
@@ -95,7 +95,7 @@ def _nuts_draws(case: Case, seed: int, data) -> dict[str, np.ndarray]:
         data.y_train,
         num_warmup=RUN.num_warmup,
         num_samples=RUN.num_samples,
-        num_chains=RUN.num_chains,
+        num_chains=chains,
         **spec.kwargs(data.model_keys),
     )
     samples = mcmc.get_samples(group_by_chain=True)

@@ -233,6 +233,15 @@ def _ess_without_autocorrelation(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(diagnostics, "ess_bulk", ess)
 
 
+def _mcse_without_autocorrelation(mp: pytest.MonkeyPatch) -> None:
+    def mcse_mean(draws):
+        draws = np.asarray(draws)
+        flat = draws.reshape(-1, *draws.shape[2:])
+        return flat.std(axis=0, ddof=1) / np.sqrt(flat.shape[0])  # sd / sqrt(N)
+
+    mp.setattr(diagnostics, "mcse_mean", mcse_mean)
+
+
 def _no_holm(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(stats, "holm", lambda p: np.asarray(p, dtype=float))
 
@@ -324,6 +333,8 @@ BUGS: tuple[Bug, ...] = (
         ("diagnostics", "nuts_linear")),
     Bug("ess_without_autocorrelation", "diagnostics", "diagnostics",
         "ESS = number of draws", _ess_without_autocorrelation, ("diagnostics", "nuts_linear")),
+    Bug("mcse_without_autocorrelation", "diagnostics", "diagnostics",
+        "MCSE of the mean = sd / sqrt(N)", _mcse_without_autocorrelation, ("diagnostics",)),
     Bug("no_holm_correction", "statistics", "sbc", "SBC p-values not adjusted for 4 x Q tests",
         _no_holm, ("harness", "sbc_linear")),
     Bug("ranks_off_by_one", "statistics", "sbc", "rank = #{draws <= truth} + 1",

@@ -9,6 +9,7 @@ batched engine call) and hands each seed's share to the test through its own hel
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import sys
@@ -16,15 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-import jax
 import numpy as np
 import pytest
-from numpyro.handlers import condition
 
 from regmaster import zoo
-from regmaster.convergence import NutsRun, checked_quantities
-from regmaster.data import make_sinc
-from regmaster.inference import run_nuts
+from regmaster.convergence import nuts_run
 from regmaster.sbc import run_model_sbc_groups
 from regmaster.seeds import seed_from_name
 from validation import fitcache
@@ -83,68 +80,43 @@ CONVERGENCE_CHECKS = (
 )
 
 
-def _grouped_nuts(model, seed: int, groups: int, data, kwargs, settings, spec):
-    """One vectorised NUTS run of ``chains x groups`` chains; per group: samples, extra fields."""
-    chains = settings.num_chains
-    mcmc = run_nuts(
-        model,
-        jax.random.PRNGKey(seed),
-        data.x_train,
-        data.y_train,
-        num_warmup=settings.num_warmup,
-        num_samples=settings.num_samples,
-        num_chains=chains * groups,
-        target_accept_prob=spec.target_accept_prob,
-        max_tree_depth=spec.max_tree_depth,
-        **kwargs,
-    )
-    samples = mcmc.get_samples(group_by_chain=True)
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    for g in range(groups):
-        part = slice(chains * g, chains * (g + 1))
-        yield (
-            {k: np.asarray(v[part]) for k, v in samples.items()},
-            {k: np.asarray(v[part]) for k, v in extra.items()},
-        )
+def _groups(draws: dict[str, np.ndarray], chains: int):
+    """Split (chains x groups, ...) arrays into groups of ``chains`` consecutive chains."""
+    count = next(iter(draws.values())).shape[0] // chains
+    for g in range(count):
+        yield {k: v[chains * g : chains * (g + 1)] for k, v in draws.items()}
 
 
 def nuts_linear(label: str, count: int) -> Alarms:
-    """The linear model's exact-posterior cases and its convergence checks, ``count`` seeds each."""
-    spec = zoo.get_spec("linear")
+    """The linear model's exact-posterior cases and its convergence checks, ``count`` seeds each:
+    one vectorised run of 4 x ``count`` chains per case, split into 4-chain runs."""
+    chains = exact.RUN.num_chains
+    nuts_draws = exact._nuts_draws
     alarms: dict[str, list[bool]] = {}
     for case_name, case in exact.CASES.items():
         if case.model != "linear":
             continue
-        data = exact.case_data(case)
-        model = spec.model if case.sigma is None else condition(spec.model, {"sigma": case.sigma})
         seed = seed_from_name(f"{label}:{case_name}")
-        kwargs = spec.kwargs(data.model_keys)
-        for samples, _ in _grouped_nuts(model, seed, count, data, kwargs, exact.RUN, spec):
-            draws = {k: samples[k] for k in ("w", "sigma") if k in samples}
-            test = functools.partial(
-                exact.test_nuts_matches_exact_posterior, case_name, "cpu", 0, _noop
-            )
+        batch = nuts_draws(case, seed, exact.case_data(case), chains=chains * count)
+        test = functools.partial(
+            exact.test_nuts_matches_exact_posterior, case_name, "cpu", 0, _noop
+        )
+        for draws in _groups(batch, chains):
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(exact, "_nuts_draws", lambda *a, d=draws: d)
+                mp.setattr(exact, "_nuts_draws", lambda *a, d=draws, **k: d)
                 key = f"test_nuts_matches_exact_posterior[{case_name}]"
                 alarms.setdefault(key, []).append(_alarm(test))
-    data = make_sinc()
-    settings = spec.convergence
-    seed = seed_from_name(f"{label}:convergence")
-    runs = _grouped_nuts(
-        spec.model, seed, count, data, spec.kwargs(data.model_keys), settings, spec
+    settings = zoo.get_spec("linear").convergence
+    batch = nuts_run(
+        "linear",
+        seed_from_name(f"{label}:convergence"),
+        settings=dataclasses.replace(settings, num_chains=settings.num_chains * count),
     )
-    for samples, extra in runs:
-        flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in samples.items()}
-        run = NutsRun(
-            checked_quantities(spec, flat, data, settings.num_chains),
-            extra["diverging"],
-            extra["num_steps"],
-            extra["energy"],
-            settings,
-            spec.max_tree_depth,
-            0.0,
-        )
+    fields = {"diverging": batch.diverging, "num_steps": batch.num_steps, "energy": batch.energy}
+    for draws, extra in zip(
+        _groups(batch.draws, settings.num_chains), _groups(fields, settings.num_chains), strict=True
+    ):
+        run = batch._replace(draws=draws, settings=settings, **extra)
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(convergence, "_run", lambda *a, r=run: r)
             for check in CONVERGENCE_CHECKS:

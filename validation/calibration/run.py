@@ -21,9 +21,8 @@ from validation.conftest import SBC_REPLICATIONS_RELEASE
 
 def interval(k: int, n: int) -> tuple[float, float]:
     """Clopper-Pearson 95% interval of a binomial rate k / n."""
-    low = 0.0 if k == 0 else float(sps.beta.ppf(0.025, k, n - k + 1))
-    high = 1.0 if k == n else float(sps.beta.ppf(0.975, k + 1, n - k))
-    return low, high
+    ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def _rate(alarms: np.ndarray, deterministic: bool) -> dict:
@@ -91,20 +90,19 @@ def false_alarms_of(probe: str, seeds: int) -> dict:
     }
 
 
+NUM_DRAWS = 99  # L, the thinned draws ranked per replication (regmaster.sbc.run_sbc's default)
+
+
 def _normal_sbc_verdict(rng, replications, quantities, *, scale=1.0, shift=0.0, faulty=None):
     """SBC verdict when each posterior is N(0, 1) in its own units and the sampler returns
     N(shift, scale^2) for the ``faulty`` quantities (default all): the ranks of any posterior
     under that fault (probability integral transform), quantities independent."""
     faulty = quantities if faulty is None else faulty
     truth = rng.standard_normal((replications, quantities))
-    draws = rng.standard_normal((replications, sbc_checks_draws(), quantities))
+    draws = rng.standard_normal((replications, NUM_DRAWS, quantities))
     draws[..., :faulty] = shift + scale * draws[..., :faulty]
     ranks = sbc.ranks_of(truth, draws, rng)
-    return sbc.verdict(ranks, sbc_checks_draws(), sbc_checks.ALPHA, rng)[2]
-
-
-def sbc_checks_draws() -> int:
-    return 99  # L, the thinned draws ranked per replication (regmaster.sbc.run_sbc's default)
+    return sbc.verdict(ranks, NUM_DRAWS, sbc_checks.ALPHA, rng)[2]
 
 
 def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
