@@ -160,11 +160,21 @@ def _checkpoint_path(args, spec) -> Path:
 
 
 def _cmd_sbc(args) -> int:
-    from .engine import clear_checkpoint, has_checkpoint
+    from .distributed import is_reporter
+    from .engine import clear_checkpoint, has_checkpoint, spans_processes
     from .report import environment
     from .runtime import configure, default_cache_dir
     from .sbc import run_model_sbc
 
+    if args.replications is not None and args.replications < 2:
+        raise ValueError(f"--replications must be >= 2, got {args.replications}")
+    if not 0.0 < args.alpha < 1.0:
+        raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
+    _check_output("--json", args.json)
+    _check_output("--out", args.out, directory=True)
+    devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
+    reporter = is_reporter()
+    args.quiet = args.quiet or not reporter
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
     spec = zoo.resolve(args.model)
     if spec.sbc is None or spec.inference != "nuts":
@@ -173,18 +183,16 @@ def _cmd_sbc(args) -> int:
             f"model must be one of {calibratable} or module:ModelSpec with SBC "
             f"settings; got {args.model!r}"
         )
-    if args.replications is not None and args.replications < 2:
-        raise ValueError(f"--replications must be >= 2, got {args.replications}")
-    if not 0.0 < args.alpha < 1.0:
-        raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
-    _check_output("--json", args.json)
-    _check_output("--out", args.out, directory=True)
     checkpoint = _checkpoint_path(args, spec)
     if args.resume and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
     _check_output("--checkpoint", str(checkpoint), directory=True)
-    if not args.resume:
+    if not args.resume and reporter:
         clear_checkpoint(checkpoint)
+    if devices and spans_processes(devices):  # nobody resumes what process 0 is clearing
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("regmaster: checkpoint ready")
     replications = args.replications or spec.sbc.replications_ci
     if replications < MIN_USEFUL_REPLICATIONS:
         _say(
@@ -192,11 +200,12 @@ def _cmd_sbc(args) -> int:
             f"{MIN_USEFUL_REPLICATIONS} (a posterior 20% too narrow is missed in 13% of runs "
             "even at 100); read a PASS as a smoke test",
             args.quiet,
-            always=True,
+            always=reporter,
         )
     _say(
         f"SBC of {args.model}: {replications} replications x {spec.sbc.num_chains} chains in one "
         f"batched NUTS program"
+        + (f" over {len(devices)} devices" if devices else "")
         + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
         args.quiet,
     )
@@ -220,6 +229,7 @@ def _cmd_sbc(args) -> int:
             num_replications=args.replications,
             seed=args.seed,
             alpha=args.alpha,
+            devices=devices,
             on_progress=progress,
             checkpoint=checkpoint,
         )
@@ -229,6 +239,8 @@ def _cmd_sbc(args) -> int:
             again += " --resume"
         print(f"regmaster: interrupted; the finished segments are kept: {again}", file=sys.stderr)
         return 130
+    if not reporter:  # every process holds the same result; the first reports it
+        return 0 if result.passed else 1
     clear_checkpoint(checkpoint)
     print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
     for row in result.rows():
@@ -270,6 +282,30 @@ def _cmd_sbc(args) -> int:
         for path in save_sbc_figures(result, args.out):
             _say(f"wrote {path}", args.quiet)
     return 0 if result.passed else 1
+
+
+def _sbc_devices(args) -> list | None:
+    """The devices an SBC run's lanes are split over: ``None`` (the default device) or, with
+    ``--devices all`` or a ``jax.distributed`` run, every device of every process."""
+    distributed = args.distributed or args.coordinator is not None
+    if args.coordinator is None and (args.num_processes is not None or args.process_id is not None):
+        raise ValueError("--num-processes and --process-id need --coordinator HOST:PORT")
+    if distributed:
+        import jax
+
+        from .distributed import initialize
+
+        try:
+            initialize(args.coordinator, args.num_processes, args.process_id)
+        except RuntimeError as error:  # no cluster found, coordinator unreachable
+            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise ValueError(f"--distributed: JAX could not join the run: {first}") from None
+        return jax.devices()
+    if args.devices == "all":
+        import jax
+
+        return jax.devices()
+    return None
 
 
 def _sbc_settings(spec) -> dict:
@@ -449,6 +485,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="directory where the run keeps its finished segments (default: "
         "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS; removed when the run completes)",
+    )
+    sbc.add_argument(
+        "--devices",
+        choices=("default", "all"),
+        default="default",
+        help="default: every lane on JAX's default device; all: the lanes split over every "
+        "device JAX sees (several GPUs; CPU cores made devices with XLA_FLAGS="
+        "--xla_force_host_platform_device_count=N)",
+    )
+    sbc.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one run over several processes or hosts (jax.distributed): start the same "
+        "command in every process; the cluster is read from SLURM, Open MPI or "
+        "JAX_COORDINATOR_ADDRESS unless --coordinator is given; process 0 reports "
+        "(docs/scale.md)",
+    )
+    sbc.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="with --distributed: process 0's address"
+    )
+    sbc.add_argument(
+        "--num-processes", type=int, metavar="N", help="with --coordinator: processes in the run"
+    )
+    sbc.add_argument(
+        "--process-id", type=int, metavar="I", help="with --coordinator: this process, 0..N-1"
     )
     sbc.set_defaults(func=_cmd_sbc)
 

@@ -191,6 +191,51 @@ def over_lanes(fn, per_step: int, devices: list):
     return jax.shard_map(run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
+def spans_processes(devices) -> bool:
+    """Whether ``devices`` include another process's (a run under ``jax.distributed``)."""
+    return any(d.process_index != jax.process_index() for d in devices or ())
+
+
+def _place(tree, devices: list):
+    """Host lanes as global arrays split over ``devices`` along the lane axis; every process
+    holds the whole host value and gives each of its devices that device's share."""
+    if not spans_processes(devices):
+        return tree
+    mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("lanes"))
+
+    def place(a):
+        host = np.asarray(a)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(place, tree)
+
+
+def _to_host(tree, devices: list):
+    """Every lane's values in this process: gathered from every process's devices when the
+    lanes are split over several processes (each process calls this in the same order)."""
+    if spans_processes(devices):
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree.map(np.asarray, tree)
+
+
+def _check_same_progress(segments: int, devices: list, checkpoint) -> None:
+    """Refuse a run whose processes would resume from different segments (a checkpoint
+    directory that not every process sees): their collectives would never meet."""
+    if not spans_processes(devices):
+        return
+    from jax.experimental import multihost_utils
+
+    seen = np.asarray(multihost_utils.process_allgather(np.int64(segments))).ravel()
+    if len(set(seen.tolist())) > 1:
+        raise ValueError(
+            f"checkpoint {checkpoint}: the processes would resume from segments "
+            f"{seen.tolist()}; every process must see the same checkpoint directory"
+        )
+
+
 def _pad_lanes(tree, multiple: int):
     """Pad the leading axis to a multiple of ``multiple`` with copies of the last lane."""
 
@@ -285,6 +330,10 @@ def fit_batched(
     call with the same arguments and an existing checkpoint continues from it with the same
     numbers.
     Ctrl-C stops the run at the end of the current segment.
+
+    ``devices`` of several processes (a ``jax.distributed`` run, :mod:`regmaster.distributed`):
+    every process calls this with the same arguments, runs its own devices' lanes and receives
+    every lane's draws; the draws are those of one process with as many devices.
     """
     x, _ = check_inputs(x)
     y_batch = jnp.asarray(y_batch)
@@ -338,8 +387,11 @@ def fit_batched(
 
     saved = _Checkpoint(checkpoint, (z0, y_rows, keys), (total, segment_steps, per_step))
     state, kept = saved.load()  # kept: each finished segment's post-warmup transitions
+    _check_same_progress(len(kept), devices, checkpoint)
     resumed_from = min(len(kept) * segment_steps, total)
     start = time.perf_counter()
+    # Under jax.distributed the lanes are global arrays split over every process's devices.
+    z0, y_rows, keys, state = _place((z0, y_rows, keys, state), devices)
     init = over_lanes(runner.init, per_step, devices)
     if state is None:
         state = jax.block_until_ready(jax.jit(init)(z0, y_rows, keys))
@@ -355,8 +407,11 @@ def fit_batched(
         # Post-warmup iterations of this segment only, real lanes only.
         first, stop = index * segment_steps, min((index + 1) * segment_steps, total)
         keep = slice(max(num_warmup - first, 0), max(stop - first, 0))
-        kept.append(jax.tree.map(lambda a, keep=keep: np.asarray(a[:batch, keep]), transitions))
-        saved.save(state, index, kept[-1])
+        kept.append(
+            jax.tree.map(lambda a, keep=keep: a[:batch, keep], _to_host(transitions, devices))
+        )
+        if saved.path is not None:
+            saved.save(_to_host(state, devices), index, kept[-1])
         if on_progress is not None:
             done = min(len(kept) * segment_steps, total)
             on_progress(Progress(done, total, time.perf_counter() - start, resumed_from))
@@ -434,7 +489,8 @@ class _Checkpoint:
         return jax.tree.map(jnp.asarray, saved["state"]), kept
 
     def save(self, state, index: int, segment) -> None:
-        if self.path is None:
+        # Under jax.distributed every process holds the whole state; the first writes it.
+        if self.path is None or jax.process_index() != 0:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         self._write(f"segment-{index}.pkl", segment)

@@ -17,8 +17,11 @@ from einops import einsum
 from .checks import check_inputs, check_positive_float, check_positive_int, check_rate
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
 
-# The placeholder weights of the MLPs are overwritten by tree_at; their key only fixes a shape.
-_PLACEHOLDER_KEY = jr.PRNGKey(0)
+
+def _placeholder_key():
+    """The MLPs' placeholder weights are overwritten by tree_at; their key only fixes a shape.
+    Built when called, not at import: ``jax.distributed`` starts before any JAX computation."""
+    return jr.PRNGKey(0)
 
 
 def linear_leaves(m: LinearRegressor):
@@ -59,7 +62,7 @@ def model_bnn(x, y=None, *, hidden_dim: int, prior_scale: float = 1.0):
     """All weights ~ N(0, prior_scale^2), sigma ~ HalfNormal(1), f = tanh(x W1 + b1) W2 + b2."""
     x, y = check_inputs(x, y)
     prior_scale = check_positive_float("prior_scale", prior_scale)
-    net = MLP(hidden_dim=hidden_dim, key=_PLACEHOLDER_KEY)
+    net = MLP(hidden_dim=hidden_dim, key=_placeholder_key())
     net = eqx.tree_at(mlp_leaves, net, _sample_mlp_weights(hidden_dim, prior_scale))
     f = numpyro.deterministic("f", net(x))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
@@ -84,7 +87,7 @@ def model_mlp_dropout(x, y=None, *, hidden_dim: int, dropout_rate: float):
     mask = jr.bernoulli(
         numpyro.prng_key(), p=1.0 - dropout_rate, shape=(x.shape[0], hidden_dim)
     ).astype(x.dtype)
-    net = MLPDropout(hidden_dim=hidden_dim, dropout_rate=dropout_rate, key=_PLACEHOLDER_KEY)
+    net = MLPDropout(hidden_dim=hidden_dim, dropout_rate=dropout_rate, key=_placeholder_key())
     net = eqx.tree_at(mlp_leaves, net, _sample_mlp_weights(hidden_dim, 1.0))
     f = numpyro.deterministic("f", net(x, mask))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))

@@ -17,6 +17,7 @@ import jax
 import pytest
 
 from regmaster.plugin import set_families
+from regmaster.runtime import configure, default_cache_dir
 
 MARKERS = {
     "convergence": "R-hat, ESS, divergences, E-BFMI, tree depth through ArviZ",
@@ -46,6 +47,20 @@ def pytest_addoption(parser):
         f"SBCSettings.replications_ci; release: {SBC_REPLICATIONS_RELEASE})",
     )
     group.addoption(
+        "--sbc-devices",
+        choices=("one", "all"),
+        default="one",
+        help="one: each SBC run on one device of its backend; all: its lanes split over every "
+        "device of the backend (several GPUs; docs/scale.md)",
+    )
+    group.addoption(
+        "--xla-cache",
+        metavar="DIR",
+        default=None,
+        help="persistent XLA compilation cache shared by runs and workers (default "
+        "$REGMASTER_CACHE_DIR, else ~/.cache/regmaster/xla); 'off': compile from scratch",
+    )
+    group.addoption(
         "--release",
         action="store_true",
         help="also run the release-gate checks (marker 'release'), skipped otherwise",
@@ -54,6 +69,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):  # the markers are registered by the root conftest.py
     set_families(config, [m for m in MARKERS if m not in ("slow", "release")])
+    # Every process (each xdist worker too) reads and writes the compiled programs there; a
+    # program compiles to the same executable either way, so the figures do not change.
+    where = config.getoption("--xla-cache")
+    if where != "off":
+        configure(cache_dir=where or default_cache_dir())
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 from regmaster.plots import sbc_ecdf_figure, sbc_rank_figure
@@ -58,8 +59,13 @@ def _progress_printer(label: str):
     return show
 
 
-def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCResult:
+def _sbc(name: str, backend: str, config: pytest.Config, cache: Path) -> SBCResult:
     seed = seed_from_name(f"validation/test_sbc.py::{name}-{backend}")
+    replications = config.getoption("--sbc-replications")
+    # --sbc-devices all: the lanes split over every device of the backend (another layout,
+    # other equally valid draws: the device count is part of the run's name).
+    devices = jax.devices(backend) if config.getoption("--sbc-devices") == "all" else None
+    layout = f"-{len(devices)}dev" if devices else ""
 
     def compute() -> SBCResult:
         return run_model_sbc(
@@ -67,10 +73,11 @@ def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCR
             num_replications=replications,
             seed=seed,
             alpha=ALPHA,
+            devices=devices,
             on_progress=_progress_printer(f"{name}-{backend}"),
         )
 
-    return shared(f"sbc-{name}-{backend}-{replications}-{seed}", compute, cache)
+    return shared(f"sbc-{name}-{backend}-{replications}-{seed}{layout}", compute, cache)
 
 
 @pytest.mark.sbc
@@ -85,7 +92,7 @@ def _sbc(name: str, backend: str, replications: int | None, cache: Path) -> SBCR
     ),
 )
 def test_sbc_ranks_uniform(name, backend, record, request, fit_cache, save_figure):
-    result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
+    result = _sbc(name, backend, request.config, fit_cache)
     save_figure(sbc_rank_figure(result), f"sbc_ranks_{name}_{backend}")
     save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{name}_{backend}")
     record(**result.figures())
@@ -96,7 +103,7 @@ def test_sbc_ranks_uniform(name, backend, record, request, fit_cache, save_figur
 @pytest.mark.sbc
 @pytest.mark.parametrize("name", cases("sbc", xfail={"deep_rff": DEEP_RFF_MIXING}))
 def test_sbc_thinned_draws_are_near_independent(name, backend, record, request, fit_cache):
-    result = _sbc(name, backend, request.config.getoption("--sbc-replications"), fit_cache)
+    result = _sbc(name, backend, request.config, fit_cache)
     share = result.fit_diagnostics["share_ess_below_num_draws"]
     record(
         share_ess_below_num_draws=share,

@@ -1,0 +1,48 @@
+"""Several processes, one run: JAX's multi-process runtime (``jax.distributed``).
+
+Every process runs the same program on the same seed; :func:`regmaster.engine.fit_batched` given
+devices of several processes splits the lanes over all of them and gathers every lane's draws in
+every process, so each computes the same verdict. The first process reports and writes files.
+Launching: docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import jax
+
+
+def initialize(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> None:
+    """Join the run: ``jax.distributed.initialize`` before any JAX computation.
+
+    With no arguments JAX reads the cluster from its environment (SLURM, Open MPI, Kubernetes,
+    ``JAX_COORDINATOR_ADDRESS``); otherwise give all three: the coordinator's ``host:port`` (the
+    process with id 0 listens there), the number of processes, this one's id in
+    [0, num_processes).
+    """
+    given = [coordinator is not None, num_processes is not None, process_id is not None]
+    if any(given) and not all(given):
+        raise ValueError(
+            "coordinator, num_processes and process_id go together: got "
+            f"coordinator={coordinator!r}, num_processes={num_processes!r}, "
+            f"process_id={process_id!r}"
+        )
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"coordinator must be HOST:PORT, got {coordinator!r}")
+        if num_processes < 1:
+            raise ValueError(f"num_processes must be >= 1, got {num_processes}")
+        if not 0 <= process_id < num_processes:
+            raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
+    jax.distributed.initialize(
+        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+    )
+
+
+def is_reporter() -> bool:
+    """Whether this process prints and writes the run's results (process 0)."""
+    return jax.process_index() == 0
