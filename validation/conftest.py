@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import jax
@@ -73,7 +74,10 @@ def pytest_configure(config):  # the markers are registered by the root conftest
     # program compiles to the same executable either way, so the figures do not change.
     where = config.getoption("--xla-cache")
     if where != "off":
-        configure(cache_dir=where or default_cache_dir())
+        try:
+            configure(cache_dir=where or default_cache_dir())
+        except OSError as error:  # an unwritable directory costs time, not the run
+            warnings.warn(f"--xla-cache: no compilation cache ({error})", stacklevel=1)
 
 
 def pytest_collection_modifyitems(config, items):
