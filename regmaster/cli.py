@@ -355,6 +355,9 @@ def _cmd_report(args) -> int:
     if args.action == "show":
         print(report.format_summary(report.load(args.files[0])))
         return 0
+    if args.action == "timing":
+        print(report.format_timing(report.load(args.files[0])))
+        return 0
     if args.action == "compare":
         baseline, current = (report.load(path) for path in args.files)
         if args.exact:
@@ -517,12 +520,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="read, compare and render validation run records",
         description="Read the run record a validation run writes (reports/validation.json). "
-        "show: the model x family summary. compare BASELINE CURRENT: every check whose verdict "
-        "changed or whose key figure moved past its tolerance; exits 1 on any regression. "
+        "show: the model x family summary. timing: seconds per model and family. "
+        "compare BASELINE CURRENT: every check whose verdict changed or whose key figure moved "
+        "past its tolerance; exits 1 on any regression. "
         "markdown, html: the report as Markdown, or as one self-contained HTML page (images "
         "embedded). A bad or incompatible file exits 2.",
     )
-    rep.add_argument("action", choices=("show", "compare", "markdown", "html"))
+    rep.add_argument("action", choices=("show", "timing", "compare", "markdown", "html"))
     rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
     rep.add_argument("--out", metavar="PATH", help="markdown, html: write to PATH, not stdout")
     rep.add_argument(

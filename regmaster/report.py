@@ -161,6 +161,43 @@ def format_summary(record: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def timing(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """model -> family -> seconds: the checks' durations summed (worker-seconds: with several
+    workers they overlap, and a check waiting on a fit another worker computes counts its wait)."""
+    table: dict[str, dict[str, float]] = {}
+    for result in record["results"]:
+        if verdict_of(result["outcome"]) == "skip":
+            continue
+        family = result.get("family") or "other"
+        row = table.setdefault(result.get("model") or "(suite)", {})
+        row[family] = row.get(family, 0.0) + float(result.get("seconds") or 0.0)
+    return table
+
+
+def format_timing(record: Mapping[str, Any]) -> str:
+    """:func:`timing` as a Markdown table, a total per model and per family, and the run's wall
+    time."""
+    table = timing(record)
+    families = sorted({f for row in table.values() for f in row})
+    lines = [
+        "| model | " + " | ".join(families) + " | total |",
+        "|---|" + "---:|" * (len(families) + 1),
+    ]
+    for model in sorted(table, key=lambda m: -sum(table[m].values())):
+        cells = [f"{table[model][f]:.0f}" if f in table[model] else "-" for f in families]
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {sum(table[model].values()):.0f} |")
+    per_family = [sum(row.get(f, 0.0) for row in table.values()) for f in families]
+    lines.append(
+        "| total | " + " | ".join(f"{t:.0f}" for t in per_family) + f" | {sum(per_family):.0f} |"
+    )
+    seconds = record.get("seconds")
+    if seconds is not None:
+        lines.append(
+            f"\nworker-seconds of the checks that ran; wall time of the run {seconds:.0f} s"
+        )
+    return "\n".join(lines)
+
+
 def _cell(counts: Mapping[str, int]) -> str:
     if not counts:
         return "-"

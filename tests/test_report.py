@@ -113,6 +113,18 @@ def test_summary_counts_verdicts_per_model_and_family():
     assert "total: 2 pass, 1 finding, 0 fail, 1 skip; 12 s" in text
 
 
+def test_timing_sums_the_seconds_of_the_checks_that_ran_per_model_and_family(tmp_path, capsys):
+    record = _record()
+    for result, seconds in zip(record["results"], (3.0, 40.0, 7.5, 99.0), strict=True):
+        result["seconds"] = seconds
+    record["results"].append({**record["results"][1], "test": f"{SBC}[linear-x]", "seconds": 2.0})
+    table = report.timing(record)
+    assert table == {"bnn": {"r2": 3.0}, "linear": {"sbc": 42.0}, "deep_rff": {"sbc": 7.5}}
+    assert main(["report", "timing", _write(tmp_path, "run.json", record)]) == 0
+    text = capsys.readouterr().out
+    assert "| linear | - | 42 | 42 |" in text and "| total | 3 | 50 | 52 |" in text
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
