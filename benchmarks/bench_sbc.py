@@ -69,7 +69,9 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     platform = devices[0].platform.upper()
     split = len(devices) > 1
 
-    def engine_fit(key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None, segment=None):
+    def engine_fit(
+        key, y_batch, num_warmup=WARMUP, num_samples=SAMPLES, on=None, segment=None, regroup=True
+    ):
         return nuts_engine.fit_batched(
             model_linear,
             key,
@@ -80,6 +82,7 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
             num_chains=CHAINS,
             devices=on,
             segment_steps=segment,
+            regroup=regroup,
             degree=1,
         )
 
@@ -96,6 +99,11 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     engine_fit(jr.PRNGKey(1), y, segment=WARMUP + SAMPLES)
     one_segment = time.perf_counter() - start
     progress("engine in one segment", one_segment)
+    # Lanes left in their first groups: what regrouping by trajectory length saves.
+    start = time.perf_counter()
+    engine_fit(jr.PRNGKey(1), y, regroup=False)
+    fixed_groups = time.perf_counter() - start
+    progress("engine, lanes never regrouped", fixed_groups)
     if split:
         start = time.perf_counter()
         engine_fit(jr.PRNGKey(1), y, on=devices)
@@ -194,6 +202,10 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
         f"engine's fixed cost (tracing, lowering, compiling) {fixed:.2f} s: with compilation "
         f"counted, no engine with that cost beats the kernel loop by more than "
         f"{kernel_loop / fixed:.1f}x"
+    )
+    print(
+        f"engine regrouping lanes by trajectory length {engine:.2f} s against never regrouped "
+        f"{fixed_groups:.2f} s: ratio {fixed_groups / engine:.2f}"
     )
     print(
         f"engine in {nuts_engine.SEGMENTS} segments {engine:.2f} s against one segment "

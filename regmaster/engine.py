@@ -236,6 +236,29 @@ def _check_same_progress(segments: int, devices: list, checkpoint) -> None:
         )
 
 
+def group_by_cost(cost: np.ndarray, per_step: int, num_devices: int = 1) -> np.ndarray:
+    """A new order of the lanes (positions to take) that puts lanes of similar ``cost`` (their
+    mean leapfrog steps per transition) in the same vmapped step.
+
+    A vmapped NUTS transition lasts as long as its longest trajectory; sorted lanes wait less.
+    Ranks are dealt to the devices in turn, so each device's share costs about the same.
+    """
+    ranked = np.argsort(cost, kind="stable")
+    return np.concatenate([ranked[d::num_devices] for d in range(num_devices)])
+
+
+def _lanes_in_order(tree, at_lane: np.ndarray, batch: int | None, keep: slice):
+    """Host arrays back in lane order, the first ``batch`` lanes, iterations ``keep``."""
+    if batch is None:
+        return jax.tree.map(lambda a: a[at_lane], tree)
+    return jax.tree.map(lambda a: a[at_lane][:batch, keep], tree)
+
+
+@jax.jit
+def _take(tree, positions):
+    return jax.tree.map(lambda a: a[positions], tree)
+
+
 def _pad_lanes(tree, multiple: int):
     """Pad the leading axis to a multiple of ``multiple`` with copies of the last lane."""
 
@@ -310,6 +333,7 @@ def fit_batched(
     segment_steps: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    regroup: bool = True,
     **model_kwargs,
 ) -> BatchedFit:
     """NUTS on every row of ``y_batch``: all replications and chains as lanes of two compiled
@@ -330,6 +354,9 @@ def fit_batched(
     call with the same arguments and an existing checkpoint continues from it with the same
     numbers.
     Ctrl-C stops the run at the end of the current segment.
+
+    ``regroup``: after each segment, lanes with similar trajectory lengths are moved into the same
+    vmapped step (:func:`group_by_cost`); a lane's draws do not depend on where it runs.
 
     ``devices`` of several processes (a ``jax.distributed`` run, :mod:`regmaster.distributed`):
     every process calls this with the same arguments, runs its own devices' lanes and receives
@@ -402,16 +429,24 @@ def fit_batched(
     advance = jax.jit(
         over_lanes(lambda s, y: runner.advance(s, y, segment_steps), per_step, devices)
     )
+    # order[p]: the lane at position p. Regrouping moves lanes, never changes one's arithmetic.
+    order = np.arange(y_rows.shape[0])
+    regroup = regroup and not spans_processes(devices) and y_rows.shape[0] > per_step
     for index in range(len(kept), num_segments):
         state, transitions = advance(state, y_rows)
-        # Post-warmup iterations of this segment only, real lanes only.
+        at_lane = np.argsort(order)  # position of each lane
+        # Post-warmup iterations of this segment only, real lanes only, in lane order.
         first, stop = index * segment_steps, min((index + 1) * segment_steps, total)
         keep = slice(max(num_warmup - first, 0), max(stop - first, 0))
-        kept.append(
-            jax.tree.map(lambda a, keep=keep: a[:batch, keep], _to_host(transitions, devices))
-        )
+        host = _to_host(transitions, devices)
+        kept.append(_lanes_in_order(host, at_lane, batch, keep))
         if saved.path is not None:
-            saved.save(_to_host(state, devices), index, kept[-1])
+            in_order = _lanes_in_order(_to_host(state, devices), at_lane, None, slice(None))
+            saved.save(in_order, index, kept[-1])
+        if regroup and index + 1 < num_segments:
+            moves = group_by_cost(host.num_steps.mean(axis=1), per_step, num_devices)
+            state, y_rows = _take((state, y_rows), jnp.asarray(moves))
+            order = order[moves]
         if on_progress is not None:
             done = min(len(kept) * segment_steps, total)
             on_progress(Progress(done, total, time.perf_counter() - start, resumed_from))

@@ -160,3 +160,39 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     _fit(segment_steps=10, checkpoint=path)
     with pytest.raises(ValueError, match="belongs to another run"):
         _fit(segment_steps=10, checkpoint=path, num_chains=3)
+
+
+def test_group_by_cost_sorts_lanes_into_steps_and_deals_them_over_devices():
+    cost = np.array([9.0, 1.0, 5.0, 3.0, 7.0, 2.0, 8.0, 4.0])
+    np.testing.assert_array_equal(engine.group_by_cost(cost, 4), [1, 5, 3, 7, 2, 4, 6, 0])
+    # Two devices: ranks 0, 2, 4, 6 to the first, 1, 3, 5, 7 to the second.
+    two = engine.group_by_cost(cost, 2, num_devices=2)
+    np.testing.assert_array_equal(two, [1, 3, 2, 6, 5, 7, 4, 0])
+    assert cost[two[:4]].sum() < cost[two[4:]].sum() <= cost[two[:4]].sum() + 4 * 2.0
+
+
+def test_regrouping_lanes_by_trajectory_length_changes_no_draw(monkeypatch):
+    moves = []
+    grouped = engine.group_by_cost
+    monkeypatch.setattr(
+        engine, "group_by_cost", lambda *a, **k: moves.append(grouped(*a, **k)) or moves[-1]
+    )
+    together = _fit(lanes_per_step=2, segment_steps=10, regroup=False)
+    regrouped = _fit(lanes_per_step=2, segment_steps=10, regroup=True)
+    assert len(moves) == 4 and any((m != np.arange(6)).any() for m in moves)
+    np.testing.assert_array_equal(regrouped.samples["mu"], together.samples["mu"])
+    np.testing.assert_array_equal(regrouped.num_steps, together.num_steps)
+
+
+def test_a_regrouped_run_resumes_to_the_same_draws(tmp_path):
+    path = tmp_path / "run"
+
+    def stop_after_two(progress):
+        if progress.done >= 20:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        _fit(lanes_per_step=2, segment_steps=10, checkpoint=path, on_progress=stop_after_two)
+    resumed = _fit(lanes_per_step=2, segment_steps=10, checkpoint=path)
+    whole = _fit(lanes_per_step=2, segment_steps=10)
+    np.testing.assert_array_equal(resumed.samples["mu"], whole.samples["mu"])
