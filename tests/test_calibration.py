@@ -48,3 +48,17 @@ def test_a_diagnostics_bug_is_caught_and_undone():
 def test_bad_arguments_are_refused_naming_them(argv, message, capsys):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_tables_replace_only_what_lies_between_the_docs_markers(tmp_path):
+    from validation.calibration.report import DOCS_BEGIN, DOCS_END, into_docs
+
+    docs = tmp_path / "calibration.md"
+    docs.write_text(f"# Title\nbefore\n{DOCS_BEGIN}\nold table\n{DOCS_END}\nafter\n")
+    into_docs("# Calibration\n\n## Bugs\n\n| a |\n", docs)
+    assert (
+        docs.read_text() == f"# Title\nbefore\n{DOCS_BEGIN}\n## Bugs\n\n| a |\n{DOCS_END}\nafter\n"
+    )
+    docs.write_text("no markers\n")
+    with pytest.raises(ValueError, match="calibrate:begin"):
+        into_docs("# x\n", docs)

@@ -7,7 +7,8 @@ A part run on some bugs or probes replaces their rows in the part's file and kee
   false-alarms  the correct code through every probe, ``--false-alarm-seeds`` seeds (200)
   sbc-power     each NUTS model's SBC verdict against a too-narrow and a shifted posterior, at
                 its CI size (``--sbc-sizes ci release`` adds 1000 replications)
-  report        merge the parts' JSON into reports/calibration.json and reports/calibration.md
+  report        merge the parts' JSON into reports/calibration.json and reports/calibration.md;
+                with ``--docs docs/calibration.md``, the tables there too
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 from pathlib import Path
 
 import jax
+
+from validation.calibration.report import DOCS_BEGIN, DOCS_END
 
 PARTS = ("power", "false-alarms", "sbc-power", "report")
 
@@ -42,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bugs", nargs="*", help="only these bugs (power)")
     parser.add_argument("--probes", nargs="*", help="only these probes (false-alarms)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        help="report: also put the tables into this Markdown file, between its "
+        f"{DOCS_BEGIN} and {DOCS_END} lines (docs/calibration.md)",
+    )
     return parser
 
 
@@ -97,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "calibration.json").write_text(json.dumps(merged, indent=1))
         (args.out / "calibration.md").write_text(report.to_markdown(merged))
         print(f"wrote {args.out / 'calibration.json'} and {args.out / 'calibration.md'}")
+        if args.docs is not None:
+            try:
+                report.into_docs(report.to_markdown(merged), args.docs)
+            except (OSError, ValueError) as error:
+                print(f"error: --docs {args.docs}: {error}", file=sys.stderr)
+                return 2
+            print(f"updated the tables in {args.docs}")
     return 0
 
 
