@@ -134,11 +134,16 @@ DOCS_BEGIN, DOCS_END = "<!-- calibrate:begin -->", "<!-- calibrate:end -->"
 
 def into_docs(markdown: str, path: Path) -> None:
     """Replace what lies between the :data:`DOCS_BEGIN` and :data:`DOCS_END` lines of ``path``
-    with ``markdown`` (its title left out)."""
+    with ``markdown``: its title left out, its sections one level down."""
     text = Path(path).read_text()
     if text.count(DOCS_BEGIN) != 1 or text.count(DOCS_END) != 1:
         raise ValueError(f"needs one {DOCS_BEGIN} line and one {DOCS_END} line")
     head, rest = text.split(DOCS_BEGIN)
     _, tail = rest.split(DOCS_END)
-    body = "\n".join(line for line in markdown.splitlines() if not line.startswith("# "))
+    # The tables sit in a section of the page: the title goes, each heading one level down.
+    body = "\n".join(
+        "#" + line if line.startswith("## ") else line
+        for line in markdown.splitlines()
+        if not line.startswith("# ")
+    )
     Path(path).write_text(f"{head}{DOCS_BEGIN}\n{body.strip()}\n{DOCS_END}{tail}")
