@@ -56,9 +56,8 @@ def test_the_tables_replace_only_what_lies_between_the_docs_markers(tmp_path):
     docs = tmp_path / "calibration.md"
     docs.write_text(f"# Title\nbefore\n{DOCS_BEGIN}\nold table\n{DOCS_END}\nafter\n")
     into_docs("# Calibration\n\n## Bugs\n\n| a |\n", docs)
-    assert (
-        docs.read_text() == f"# Title\nbefore\n{DOCS_BEGIN}\n## Bugs\n\n| a |\n{DOCS_END}\nafter\n"
-    )
+    expected = f"# Title\nbefore\n{DOCS_BEGIN}\n### Bugs\n\n| a |\n{DOCS_END}\nafter\n"
+    assert docs.read_text() == expected
     docs.write_text("no markers\n")
     with pytest.raises(ValueError, match="calibrate:begin"):
         into_docs("# x\n", docs)
