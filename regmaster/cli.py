@@ -355,6 +355,14 @@ def _cmd_report(args) -> int:
     if args.action == "show":
         print(report.format_summary(report.load(args.files[0])))
         return 0
+    if args.action == "merge":
+        if not args.out:
+            raise ValueError("report merge needs --out PATH for the merged record")
+        _check_output("--out", args.out)
+        merged = report.merge_records([report.load(path) for path in args.files])
+        _write_json(args.out, merged)
+        print(f"wrote {args.out}: {len(merged['results'])} checks from {len(args.files)} part(s)")
+        return 0
     if args.action == "timing":
         print(report.format_timing(report.load(args.files[0])))
         return 0
@@ -521,14 +529,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="read, compare and render validation run records",
         description="Read the run record a validation run writes (reports/validation.json). "
         "show: the model x family summary. timing: seconds per model and family. "
+        "merge PART... --out PATH: one record of a run made in parts. "
         "compare BASELINE CURRENT: every check whose verdict changed or whose key figure moved "
         "past its tolerance; exits 1 on any regression. "
         "markdown, html: the report as Markdown, or as one self-contained HTML page (images "
         "embedded). A bad or incompatible file exits 2.",
     )
-    rep.add_argument("action", choices=("show", "timing", "compare", "markdown", "html"))
+    rep.add_argument("action", choices=("show", "timing", "merge", "compare", "markdown", "html"))
     rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
-    rep.add_argument("--out", metavar="PATH", help="markdown, html: write to PATH, not stdout")
+    rep.add_argument(
+        "--out", metavar="PATH", help="markdown, html: write to PATH, not stdout; merge: the record"
+    )
     rep.add_argument(
         "--exact",
         action="store_true",
@@ -544,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    if getattr(args, "action", None) is not None:
+    if getattr(args, "action", None) not in (None, "merge"):
         wanted = 2 if args.action == "compare" else 1
         if len(args.files) != wanted:
             parser.error(f"report {args.action} takes {wanted} file(s), got {len(args.files)}")

@@ -15,7 +15,7 @@ import math
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -159,6 +159,37 @@ def format_summary(record: Mapping[str, Any]) -> str:
     seconds = record.get("seconds")
     lines.append(f"total: {totals}" + (f"; {seconds:.0f} s" if seconds is not None else ""))
     return "\n".join(lines)
+
+
+def merge_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One record of a run made in parts (``pytest -k``/``-m`` selections, one after another):
+    every part's checks, a check in a later part replacing the same check of an earlier one
+    (skipped checks never replace one that ran); ``seconds`` is the parts' sum, ``parts`` lists
+    each part's command, commit and seconds."""
+    if not records:
+        raise ValueError("merge needs at least one run record")
+    results: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for result in record["results"]:
+            earlier = results.get(result["test"])
+            ran_before = earlier is not None and verdict_of(earlier["outcome"]) != "skip"
+            if not (ran_before and verdict_of(result["outcome"]) == "skip"):
+                results[result["test"]] = dict(result)
+    parts = [
+        {
+            "command": record.get("environment", {}).get("command"),
+            "git_commit": record.get("environment", {}).get("git_commit"),
+            "seconds": record.get("seconds"),
+        }
+        for record in records
+    ]
+    return {
+        "schema": SCHEMA,
+        "environment": dict(records[0].get("environment", {})),
+        "seconds": round(sum(float(p["seconds"] or 0.0) for p in parts), 1),
+        "parts": parts,
+        "results": sorted(results.values(), key=lambda r: r["test"]),
+    }
 
 
 def timing(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:

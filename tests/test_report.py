@@ -125,6 +125,25 @@ def test_timing_sums_the_seconds_of_the_checks_that_ran_per_model_and_family(tmp
     assert "| linear | - | 42 | 42 |" in text and "| total | 3 | 50 | 52 |" in text
 
 
+def test_a_run_in_parts_merges_into_one_record_later_parts_replacing_earlier(tmp_path, capsys):
+    first, second = _record(), _record()
+    first["environment"]["command"], second["environment"]["command"] = ["p", "-m r2"], ["p"]
+    # The second part reran linear's SBC (now failing) and skipped bnn's R² check.
+    _find(second, f"{SBC}[linear-cpu]")["outcome"] = "failed"
+    _find(second, f"{R2}[bnn-cpu]")["outcome"] = "skipped"
+    second["results"].append({**_find(second, f"{SBC}[linear-cpu]"), "test": f"{SBC}[x-cpu]"})
+    paths = [_write(tmp_path, "a.json", first), _write(tmp_path, "b.json", second)]
+    out = tmp_path / "merged.json"
+    assert main(["report", "merge", *paths, "--out", str(out)]) == 0
+    merged = report.load(out)
+    assert _find(merged, f"{SBC}[linear-cpu]")["outcome"] == "failed"
+    assert _find(merged, f"{R2}[bnn-cpu]")["outcome"] == "passed"
+    assert len(merged["results"]) == 5 and merged["seconds"] == 24.0
+    assert [p["command"] for p in merged["parts"]] == [["p", "-m r2"], ["p"]]
+    assert main(["report", "merge", *paths]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -55,6 +55,13 @@ def pytest_addoption(parser):
         "device of the backend (several GPUs; docs/scale.md)",
     )
     group.addoption(
+        "--sbc-checkpoints",
+        metavar="DIR",
+        default=None,
+        help="keep each SBC run's finished segments in DIR/<run>; a run stopped early (Ctrl-C, "
+        "a lost machine) resumes there to the same numbers; removed when the run completes",
+    )
+    group.addoption(
         "--xla-cache",
         metavar="DIR",
         default=None,

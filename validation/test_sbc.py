@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import pytest
 
+from regmaster.engine import clear_checkpoint
 from regmaster.plots import sbc_ecdf_figure, sbc_rank_figure
 from regmaster.sbc import SBCResult, run_model_sbc
 from regmaster.seeds import seed_from_name
@@ -65,19 +66,26 @@ def _sbc(name: str, backend: str, config: pytest.Config, cache: Path) -> SBCResu
     # --sbc-devices all: the lanes split over every device of the backend (another layout,
     # other equally valid draws: the device count is part of the run's name).
     devices = jax.devices(backend) if config.getoption("--sbc-devices") == "all" else None
-    layout = f"-{len(devices)}dev" if devices else ""
+    run = f"sbc-{name}-{backend}-{replications}-{seed}" + (f"-{len(devices)}dev" if devices else "")
+    # --sbc-checkpoints DIR: an interrupted run resumes there to the same numbers.
+    where = config.getoption("--sbc-checkpoints")
+    checkpoint = Path(where) / run if where else None
 
     def compute() -> SBCResult:
-        return run_model_sbc(
+        result = run_model_sbc(
             name,
             num_replications=replications,
             seed=seed,
             alpha=ALPHA,
             devices=devices,
             on_progress=_progress_printer(f"{name}-{backend}"),
+            checkpoint=checkpoint,
         )
+        if checkpoint is not None:
+            clear_checkpoint(checkpoint)
+        return result
 
-    return shared(f"sbc-{name}-{backend}-{replications}-{seed}{layout}", compute, cache)
+    return shared(run, compute, cache)
 
 
 @pytest.mark.sbc
