@@ -13,7 +13,7 @@ from validation import compare_workers
     ("argv", "named"),
     [
         (["--workers", "2", "2"], "two different counts"),
-        (["--workers", "-1", "2"], "integer >= 0"),
+        (["--workers", "-1", "2"], "integers >= 0"),
         (["--workers", "0", "x"], "'x'"),
     ],
 )

@@ -139,20 +139,25 @@ class _Stop(Exception):
     pass
 
 
-def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path):
+# lanes_per_step=2: 3 steps of 2 lanes, regrouped after each segment; None: one step of 6.
+@pytest.mark.parametrize("lanes_per_step", [None, 2])
+def test_a_run_stopped_after_a_segment_resumes_to_the_same_draws(tmp_path, lanes_per_step):
     path = tmp_path / "run"
 
     def stop_after_two(progress):
         if progress.done >= 20:
             raise _Stop
 
+    def fit(**kwargs):
+        return _fit(segment_steps=10, lanes_per_step=lanes_per_step, **kwargs)
+
     with pytest.raises(_Stop):
-        _fit(segment_steps=10, checkpoint=path, on_progress=stop_after_two)
+        fit(checkpoint=path, on_progress=stop_after_two)
     assert engine.has_checkpoint(path)
     seen = []
-    resumed = _fit(segment_steps=10, checkpoint=path, on_progress=seen.append)
+    resumed = fit(checkpoint=path, on_progress=seen.append)
     assert [p.done for p in seen] == [30, 40, 50] and seen[0].resumed_from == 20
-    np.testing.assert_array_equal(resumed.samples["mu"], _fit(segment_steps=10).samples["mu"])
+    np.testing.assert_array_equal(resumed.samples["mu"], fit().samples["mu"])
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):
@@ -182,17 +187,3 @@ def test_regrouping_lanes_by_trajectory_length_changes_no_draw(monkeypatch):
     assert len(moves) == 4 and any((m != np.arange(6)).any() for m in moves)
     np.testing.assert_array_equal(regrouped.samples["mu"], together.samples["mu"])
     np.testing.assert_array_equal(regrouped.num_steps, together.num_steps)
-
-
-def test_a_regrouped_run_resumes_to_the_same_draws(tmp_path):
-    path = tmp_path / "run"
-
-    def stop_after_two(progress):
-        if progress.done >= 20:
-            raise _Stop
-
-    with pytest.raises(_Stop):
-        _fit(lanes_per_step=2, segment_steps=10, checkpoint=path, on_progress=stop_after_two)
-    resumed = _fit(lanes_per_step=2, segment_steps=10, checkpoint=path)
-    whole = _fit(lanes_per_step=2, segment_steps=10)
-    np.testing.assert_array_equal(resumed.samples["mu"], whole.samples["mu"])

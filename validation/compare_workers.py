@@ -22,21 +22,6 @@ from pathlib import Path
 from regmaster.report import diff, load
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _worker_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
-
-
 def run_suite(workers: int, record: Path, pytest_args: list[str]) -> tuple[int, float]:
     """``pytest PYTEST_ARGS -n WORKERS --report-json RECORD``: exit code and wall seconds."""
     command = [
@@ -63,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     ours, pytest_args = (
         (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     )
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="python -m validation.compare_workers", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--workers",
         nargs="+",
-        type=_worker_count,
+        type=int,
         default=[0, 2],
         metavar="N",
         help="xdist worker counts to compare, the first is the reference (default: 0 2)",
@@ -78,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default="reports/workers", metavar="DIR", help="where the run records go"
     )
     args = parser.parse_args(ours)
+    if min(args.workers) < 0:
+        parser.error(f"--workers must be integers >= 0, got {args.workers}")
     if len(set(args.workers)) < 2:
         parser.error(f"--workers needs two different counts, got {args.workers}")
     out = Path(args.out)
