@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 # One CPU device per core for the split engine; must be set before JAX starts.
@@ -99,11 +100,17 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
     engine_fit(jr.PRNGKey(1), y, segment=WARMUP + SAMPLES)
     one_segment = time.perf_counter() - start
     progress("engine in one segment", one_segment)
-    # Lanes left in their first groups: what regrouping by trajectory length saves.
-    start = time.perf_counter()
-    engine_fit(jr.PRNGKey(1), y, regroup=False)
-    fixed_groups = time.perf_counter() - start
-    progress("engine, lanes never regrouped", fixed_groups)
+    # Lanes left in their first groups against regrouped: what regrouping by trajectory length
+    # saves. Alternated twice each (compilation included in every call), medians compared.
+    regrouping = {True: [], False: []}
+    for regroup in (False, True, False, True):
+        start = time.perf_counter()
+        engine_fit(jr.PRNGKey(1), y, regroup=regroup)
+        regrouping[regroup].append(time.perf_counter() - start)
+        progress(
+            f"engine, {'regrouped' if regroup else 'never regrouped'}", regrouping[regroup][-1]
+        )
+    fixed_groups, regrouped = (statistics.median(regrouping[r]) for r in (False, True))
     if split:
         start = time.perf_counter()
         engine_fit(jr.PRNGKey(1), y, on=devices)
@@ -204,8 +211,9 @@ def compare(n: int, k: int, j: int, devices: list) -> None:
         f"{kernel_loop / fixed:.1f}x"
     )
     print(
-        f"engine regrouping lanes by trajectory length {engine:.2f} s against never regrouped "
-        f"{fixed_groups:.2f} s: ratio {fixed_groups / engine:.2f}"
+        f"engine regrouping lanes by trajectory length {regrouped:.2f} s against never "
+        f"regrouped {fixed_groups:.2f} s (medians of 2, alternated): ratio "
+        f"{fixed_groups / regrouped:.2f}"
     )
     print(
         f"engine in {nuts_engine.SEGMENTS} segments {engine:.2f} s against one segment "
