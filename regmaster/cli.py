@@ -291,8 +291,6 @@ def _sbc_devices(args) -> list | None:
     if args.coordinator is None and (args.num_processes is not None or args.process_id is not None):
         raise ValueError("--num-processes and --process-id need --coordinator HOST:PORT")
     if distributed:
-        import jax
-
         from .distributed import initialize
 
         try:
@@ -300,12 +298,11 @@ def _sbc_devices(args) -> list | None:
         except RuntimeError as error:  # no cluster found, coordinator unreachable
             first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             raise ValueError(f"--distributed: JAX could not join the run: {first}") from None
-        return jax.devices()
-    if args.devices == "all":
-        import jax
+    if not (distributed or args.devices == "all"):
+        return None
+    import jax
 
-        return jax.devices()
-    return None
+    return jax.devices()
 
 
 def _sbc_settings(spec) -> dict:

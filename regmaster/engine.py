@@ -236,7 +236,7 @@ def _check_same_progress(segments: int, devices: list, checkpoint) -> None:
         )
 
 
-def group_by_cost(cost: np.ndarray, per_step: int, num_devices: int = 1) -> np.ndarray:
+def group_by_cost(cost: np.ndarray, num_devices: int = 1) -> np.ndarray:
     """A new order of the lanes (positions to take) that puts lanes of similar ``cost`` (their
     mean leapfrog steps per transition) in the same vmapped step.
 
@@ -247,11 +247,9 @@ def group_by_cost(cost: np.ndarray, per_step: int, num_devices: int = 1) -> np.n
     return np.concatenate([ranked[d::num_devices] for d in range(num_devices)])
 
 
-def _lanes_in_order(tree, at_lane: np.ndarray, batch: int | None, keep: slice):
-    """Host arrays back in lane order, the first ``batch`` lanes, iterations ``keep``."""
-    if batch is None:
-        return jax.tree.map(lambda a: a[at_lane], tree)
-    return jax.tree.map(lambda a: a[at_lane][:batch, keep], tree)
+def _in_lane_order(tree, at_lane: np.ndarray):
+    """Host arrays back in lane order (``at_lane[i]``: the position of lane ``i``)."""
+    return jax.tree.map(lambda a: a[at_lane], tree)
 
 
 @jax.jit
@@ -439,12 +437,11 @@ def fit_batched(
         first, stop = index * segment_steps, min((index + 1) * segment_steps, total)
         keep = slice(max(num_warmup - first, 0), max(stop - first, 0))
         host = _to_host(transitions, devices)
-        kept.append(_lanes_in_order(host, at_lane, batch, keep))
+        kept.append(jax.tree.map(lambda a, k=keep: a[:batch, k], _in_lane_order(host, at_lane)))
         if saved.path is not None:
-            in_order = _lanes_in_order(_to_host(state, devices), at_lane, None, slice(None))
-            saved.save(in_order, index, kept[-1])
+            saved.save(_in_lane_order(_to_host(state, devices), at_lane), index, kept[-1])
         if regroup and index + 1 < num_segments:
-            moves = group_by_cost(host.num_steps.mean(axis=1), per_step, num_devices)
+            moves = group_by_cost(host.num_steps.mean(axis=1), num_devices)
             state, y_rows = _take((state, y_rows), jnp.asarray(moves))
             order = order[moves]
         if on_progress is not None:

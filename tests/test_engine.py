@@ -169,9 +169,9 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
 
 def test_group_by_cost_sorts_lanes_into_steps_and_deals_them_over_devices():
     cost = np.array([9.0, 1.0, 5.0, 3.0, 7.0, 2.0, 8.0, 4.0])
-    np.testing.assert_array_equal(engine.group_by_cost(cost, 4), [1, 5, 3, 7, 2, 4, 6, 0])
+    np.testing.assert_array_equal(engine.group_by_cost(cost), [1, 5, 3, 7, 2, 4, 6, 0])
     # Two devices: ranks 0, 2, 4, 6 to the first, 1, 3, 5, 7 to the second.
-    two = engine.group_by_cost(cost, 2, num_devices=2)
+    two = engine.group_by_cost(cost, num_devices=2)
     np.testing.assert_array_equal(two, [1, 3, 2, 6, 5, 7, 4, 0])
     assert cost[two[:4]].sum() < cost[two[4:]].sum() <= cost[two[:4]].sum() + 4 * 2.0
 
