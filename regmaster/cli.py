@@ -160,7 +160,9 @@ def _checkpoint_path(args, spec) -> Path:
 
 
 def _cmd_sbc(args) -> int:
-    from .distributed import is_reporter
+    from jax.errors import JaxRuntimeError
+
+    from .distributed import PeerLost, is_reporter
     from .engine import clear_checkpoint, has_checkpoint, spans_processes
     from .report import environment
     from .runtime import configure, default_cache_dir
@@ -186,13 +188,14 @@ def _cmd_sbc(args) -> int:
     checkpoint = _checkpoint_path(args, spec)
     if args.resume and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
-    _check_output("--checkpoint", str(checkpoint), directory=True)
-    if not args.resume and reporter:
-        clear_checkpoint(checkpoint)
+    if reporter:  # only process 0 writes the checkpoint; the others never touch its directory
+        _check_output("--checkpoint", str(checkpoint), directory=True)
+        if not args.resume:
+            clear_checkpoint(checkpoint)
     if devices and spans_processes(devices):  # nobody resumes what process 0 is clearing
-        from jax.experimental import multihost_utils
+        from .distributed import barrier
 
-        multihost_utils.sync_global_devices("regmaster: checkpoint ready")
+        barrier("regmaster: checkpoint ready")
     replications = args.replications or spec.sbc.replications_ci
     if replications < MIN_USEFUL_REPLICATIONS:
         _say(
@@ -233,6 +236,10 @@ def _cmd_sbc(args) -> int:
             on_progress=progress,
             checkpoint=checkpoint,
         )
+    except JaxRuntimeError as error:  # a collective failed: another process stopped
+        if not (devices and spans_processes(devices)):
+            raise
+        raise PeerLost.from_error(error) from None
     except KeyboardInterrupt:
         again = " ".join(["regmaster", *args.argv])
         if "--resume" not in args.argv:
@@ -559,6 +566,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ValueError as error:
+        print(f"regmaster: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        from .distributed import PeerLost
+
+        if not isinstance(error, PeerLost):
+            raise
         print(f"regmaster: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

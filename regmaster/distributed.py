@@ -10,6 +10,21 @@ from __future__ import annotations
 
 import jax
 
+__all__ = ["PeerLost", "barrier", "initialize", "is_reporter"]
+
+
+class PeerLost(RuntimeError):
+    """Another process of the run stopped, or cannot be reached, while this one waited on it."""
+
+    @classmethod
+    def from_error(cls, error: BaseException) -> PeerLost:
+        text = str(error).strip()
+        first = text.splitlines()[0] if text else repr(error)
+        return cls(
+            f"process {jax.process_index()} of {jax.process_count()}: another process of the "
+            f"run stopped or cannot be reached (read its own error first): {first}"
+        )
+
 
 def initialize(
     coordinator: str | None = None,
@@ -46,3 +61,14 @@ def initialize(
 def is_reporter() -> bool:
     """Whether this process prints and writes the run's results (process 0)."""
     return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process of the run reaches this point (``sync_global_devices``);
+    :class:`PeerLost` if one of them stopped on the way."""
+    from jax.experimental import multihost_utils
+
+    try:
+        multihost_utils.sync_global_devices(name)
+    except jax.errors.JaxRuntimeError as error:
+        raise PeerLost.from_error(error) from None

@@ -23,8 +23,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _env(devices_per_process: int) -> dict[str, str]:
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+def _env(devices_per_process: int, cache) -> dict[str, str]:
+    """A CPU run with its own cache: the default checkpoint directory does not exist yet, as on a
+    fresh machine, so both processes starting a run at once is exercised."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu", REGMASTER_CACHE_DIR=str(cache / "xla"))
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices_per_process}"
     return env
 
@@ -59,16 +61,18 @@ def test_two_processes_give_the_figures_of_one_process_with_two_devices(tmp_path
         port = _free_port()
     except OSError as error:
         pytest.skip(f"no loopback port for the coordinator: {error}")
-    single = _regmaster([*_RUN, "--devices", "all", "--json", str(tmp_path / "one.json")], _env(2))
+    single = _regmaster(
+        [*_RUN, "--devices", "all", "--json", str(tmp_path / "one.json")], _env(2, tmp_path)
+    )
     code, log = _finish(single)
     assert code in (0, 1), log
 
     shared = [*_RUN, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
     first = _regmaster(
-        [*shared, "--process-id", "0", "--json", str(tmp_path / "two.json")], _env(1)
+        [*shared, "--process-id", "0", "--json", str(tmp_path / "two.json")], _env(1, tmp_path)
     )
     second = _regmaster(
-        [*shared, "--process-id", "1", "--json", str(tmp_path / "other.json")], _env(1)
+        [*shared, "--process-id", "1", "--json", str(tmp_path / "other.json")], _env(1, tmp_path)
     )
     (code0, log0), (code1, log1) = _finish(first), _finish(second)
     if "could not join" in log0 + log1:
@@ -77,6 +81,23 @@ def test_two_processes_give_the_figures_of_one_process_with_two_devices(tmp_path
     assert "over 2 devices" in log0
     assert not (tmp_path / "other.json").exists(), "only process 0 writes the record"
     assert _figures(tmp_path / "two.json") == _figures(tmp_path / "one.json")
+
+
+def test_a_process_that_stops_is_reported_by_the_others_without_a_traceback(tmp_path):
+    try:
+        port = _free_port()
+    except OSError as error:
+        pytest.skip(f"no loopback port for the coordinator: {error}")
+    shared = [*_RUN, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
+    first = _regmaster([*shared, "--process-id", "0"], _env(1, tmp_path))
+    # Process 1 stops on its own bad argument after joining; process 0 waits for it in vain.
+    second = _regmaster([*shared, "--process-id", "1", "--resume"], _env(1, tmp_path))
+    (code0, log0), (code1, log1) = _finish(first), _finish(second)
+    if "could not join" in log0 + log1:
+        pytest.skip(f"jax.distributed cannot start two local processes here: {log0[-300:]}")
+    assert code1 == 2 and "--resume: no checkpoint" in log1, log1
+    assert code0 == 2 and "another process of the run stopped" in log0, log0
+    assert "Traceback" not in log0 + log1
 
 
 def test_half_a_coordinator_is_refused_before_any_fitting(capsys):
