@@ -50,12 +50,8 @@ def main() -> None:
         jr.PRNGKey(1),
         x,
         y,
-        num_warmup=settings.num_warmup,
-        num_samples=settings.num_samples,
-        num_chains=settings.num_chains,
-        target_accept_prob=spec.target_accept_prob,
-        max_tree_depth=spec.max_tree_depth,
         regroup=False,
+        **spec.sbc_nuts_settings(),
         **kwargs,
     )
     steps = np.asarray(fit.num_steps).reshape(args.replications * settings.num_chains, -1)

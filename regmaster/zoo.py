@@ -158,6 +158,19 @@ class ModelSpec:
     def inference_label(self) -> str:
         return "NUTS" if self.inference == "nuts" else "SVI+Delta"
 
+    def sbc_nuts_settings(self) -> dict[str, Any]:
+        """The NUTS run of one SBC replication: lengths, chains, target acceptance, tree depth
+        (keyword arguments of :func:`regmaster.engine.fit_batched`)."""
+        if self.sbc is None:
+            raise ValueError(f"{self.name}: has no SBC settings")
+        return {
+            "num_warmup": self.sbc.num_warmup,
+            "num_samples": self.sbc.num_samples,
+            "num_chains": self.sbc.num_chains,
+            "target_accept_prob": self.target_accept_prob,
+            "max_tree_depth": self.max_tree_depth,
+        }
+
     def kwargs(self, model_keys: Sequence[jax.Array]) -> dict[str, Any]:
         """The model's keyword arguments; fixed random modules come from the notebook's keys."""
         if self.module_kwargs is None:
