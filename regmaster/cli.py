@@ -175,6 +175,7 @@ def _cmd_sbc(args) -> int:
     _check_output("--json", args.json)
     _check_output("--out", args.out, directory=True)
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
+    across_processes = bool(devices) and spans_processes(devices)
     reporter = is_reporter()
     args.quiet = args.quiet or not reporter
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
@@ -192,7 +193,7 @@ def _cmd_sbc(args) -> int:
         _check_output("--checkpoint", str(checkpoint), directory=True)
         if not args.resume:
             clear_checkpoint(checkpoint)
-    if devices and spans_processes(devices):  # nobody resumes what process 0 is clearing
+    if across_processes:  # nobody resumes what process 0 is clearing
         from .distributed import barrier
 
         barrier("regmaster: checkpoint ready")
@@ -237,7 +238,7 @@ def _cmd_sbc(args) -> int:
             checkpoint=checkpoint,
         )
     except JaxRuntimeError as error:  # a collective failed: another process stopped
-        if not (devices and spans_processes(devices)):
+        if not across_processes:
             raise
         raise PeerLost.from_error(error) from None
     except KeyboardInterrupt:
@@ -298,13 +299,14 @@ def _sbc_devices(args) -> list | None:
     if args.coordinator is None and (args.num_processes is not None or args.process_id is not None):
         raise ValueError("--num-processes and --process-id need --coordinator HOST:PORT")
     if distributed:
-        from .distributed import initialize
+        from .distributed import first_line, initialize
 
         try:
             initialize(args.coordinator, args.num_processes, args.process_id)
         except RuntimeError as error:  # no cluster found, coordinator unreachable
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise ValueError(f"--distributed: JAX could not join the run: {first}") from None
+            raise ValueError(
+                f"--distributed: JAX could not join the run: {first_line(error)}"
+            ) from None
     if not (distributed or args.devices == "all"):
         return None
     import jax

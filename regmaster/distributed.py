@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import jax
 
-__all__ = ["PeerLost", "barrier", "initialize", "is_reporter"]
+__all__ = ["PeerLost", "barrier", "first_line", "initialize", "is_reporter"]
 
 
 class PeerLost(RuntimeError):
@@ -18,12 +18,16 @@ class PeerLost(RuntimeError):
 
     @classmethod
     def from_error(cls, error: BaseException) -> PeerLost:
-        text = str(error).strip()
-        first = text.splitlines()[0] if text else repr(error)
         return cls(
             f"process {jax.process_index()} of {jax.process_count()}: another process of the "
-            f"run stopped or cannot be reached (read its own error first): {first}"
+            f"run stopped or cannot be reached (read its own error first): {first_line(error)}"
         )
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a JAX runtime error's message (the rest is its C++ context)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def initialize(
