@@ -41,6 +41,8 @@ class BatchedFit(NamedTuple):
     energy: np.ndarray
     initial_z: Draws
     max_tree_depth: int
+    earlier_seconds: float = 0.0
+    """Seconds spent in earlier sittings on the segments resumed from a checkpoint."""
 
 
 def latent_transforms(model, x, y, model_kwargs):
@@ -411,7 +413,8 @@ def fit_batched(
     num_segments = -(-total // segment_steps)
 
     saved = _Checkpoint(checkpoint, (z0, y_rows, keys), (total, segment_steps, per_step))
-    state, kept = saved.load()  # kept: each finished segment's post-warmup transitions
+    # kept: each finished segment's post-warmup transitions; earlier: the seconds they took
+    state, kept, earlier = saved.load()
     _check_same_progress(len(kept), devices, checkpoint)
     resumed_from = min(len(kept) * segment_steps, total)
     start = time.perf_counter()
@@ -439,7 +442,12 @@ def fit_batched(
         host = _to_host(transitions, devices)
         kept.append(jax.tree.map(lambda a, k=keep: a[:batch, k], _in_lane_order(host, at_lane)))
         if saved.path is not None:
-            saved.save(_in_lane_order(_to_host(state, devices), at_lane), index, kept[-1])
+            saved.save(
+                _in_lane_order(_to_host(state, devices), at_lane),
+                index,
+                kept[-1],
+                earlier + time.perf_counter() - start,
+            )
         if regroup and index + 1 < num_segments:
             moves = group_by_cost(host.num_steps.mean(axis=1), num_devices)
             state, y_rows = _take((state, y_rows), jnp.asarray(moves))
@@ -466,6 +474,7 @@ def fit_batched(
             for name, v in initial_z.items()
         },
         max_tree_depth,
+        earlier,
     )
 
 
@@ -490,7 +499,8 @@ def has_checkpoint(path: str | os.PathLike) -> bool:
 
 class _Checkpoint:
     """A directory holding every lane's NUTS state after the last finished segment
-    (``state.pkl``) and each finished segment's post-warmup transitions (``segment-N.pkl``).
+    (``state.pkl``, with the seconds spent so far) and each finished segment's post-warmup
+    transitions (``segment-N.pkl``).
 
     The state file names what it belongs to (a hash of the lanes' initial points, data and keys
     and of the run's lengths and layout); a directory of another run is refused, not resumed.
@@ -505,7 +515,7 @@ class _Checkpoint:
 
     def load(self):
         if self.path is None or not (self.path / "state.pkl").exists():
-            return None, []
+            return None, [], 0.0
         try:
             saved = pickle.loads((self.path / "state.pkl").read_bytes())
             if saved.get("fingerprint") != self.fingerprint:
@@ -518,9 +528,10 @@ class _Checkpoint:
             ]
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError) as error:
             raise ValueError(f"checkpoint {self.path} cannot be read: {error}") from None
-        return jax.tree.map(jnp.asarray, saved["state"]), kept
+        # Checkpoints written before the seconds were kept count as 0 s.
+        return jax.tree.map(jnp.asarray, saved["state"]), kept, float(saved.get("seconds", 0.0))
 
-    def save(self, state, index: int, segment) -> None:
+    def save(self, state, index: int, segment, seconds: float) -> None:
         # Under jax.distributed every process holds the whole state; the first writes it.
         if self.path is None or jax.process_index() != 0:
             return
@@ -528,7 +539,13 @@ class _Checkpoint:
         self._write(f"segment-{index}.pkl", segment)
         state = jax.tree.map(np.asarray, state)
         self._write(
-            "state.pkl", {"fingerprint": self.fingerprint, "segments": index + 1, "state": state}
+            "state.pkl",
+            {
+                "fingerprint": self.fingerprint,
+                "segments": index + 1,
+                "state": state,
+                "seconds": seconds,
+            },
         )
 
     def _write(self, name: str, value) -> None:

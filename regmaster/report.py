@@ -194,14 +194,16 @@ def merge_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def timing(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """model -> family -> seconds: the checks' durations summed (worker-seconds: with several
-    workers they overlap, and a check waiting on a fit another worker computes counts its wait)."""
+    workers they overlap, and a check waiting on a fit another worker computes counts its wait).
+    A check resumed from a checkpoint also counts its earlier sittings (``earlier_seconds``)."""
     table: dict[str, dict[str, float]] = {}
     for result in record["results"]:
         if verdict_of(result["outcome"]) == "skip":
             continue
         family = result.get("family") or "other"
         row = table.setdefault(result.get("model") or "(suite)", {})
-        row[family] = row.get(family, 0.0) + float(result.get("seconds") or 0.0)
+        earlier = float((result.get("figures") or {}).get("earlier_seconds") or 0.0)
+        row[family] = row.get(family, 0.0) + float(result.get("seconds") or 0.0) + earlier
     return table
 
 
@@ -511,7 +513,7 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
     return "\n".join(out)
 
 
-TIMING_FIGURES = frozenset({"seconds", "replications_per_second"})
+TIMING_FIGURES = frozenset({"seconds", "earlier_seconds", "replications_per_second"})
 """Figures that measure time: they differ between any two runs and are left out of :func:`diff`."""
 
 

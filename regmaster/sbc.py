@@ -39,6 +39,7 @@ class SBCResult(NamedTuple):
     passed: bool
     fit_diagnostics: dict[str, Any]
     seconds: float
+    earlier_seconds: float = 0.0  # of ``seconds``: earlier sittings of a resumed run
 
     @property
     def replications(self) -> int:
@@ -68,6 +69,7 @@ class SBCResult(NamedTuple):
             "min_holm_pvalue": float(self.adjusted.min()),
             "quantities": {r["name"]: r["pvalue"] for r in self.rows()},
             "seconds": self.seconds,
+            "earlier_seconds": self.earlier_seconds,
             "replications_per_second": self.replications_per_second,
             **self.fit_diagnostics,
         }
@@ -314,7 +316,8 @@ def run_sbc_groups(
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
     rng = host_rng(key_rank)
     all_ranks = ranks_of(np.asarray(truth), thin(all_draws, num_draws), rng)
-    seconds = (time.perf_counter() - start) / groups
+    # A run resumed from a checkpoint also counts the seconds its earlier sittings took.
+    seconds = (time.perf_counter() - start + fit.earlier_seconds) / groups
     results = []
     for group in np.split(np.arange(groups * num_replications), groups):
         ranks = all_ranks[group]
@@ -334,6 +337,7 @@ def run_sbc_groups(
                 passed,
                 fit_summary(part, all_draws[group], num_draws),
                 seconds,
+                fit.earlier_seconds / groups,
             )
         )
     return results

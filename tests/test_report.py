@@ -125,6 +125,13 @@ def test_timing_sums_the_seconds_of_the_checks_that_ran_per_model_and_family(tmp
     assert "| linear | - | 42 | 42 |" in text and "| total | 3 | 50 | 52 |" in text
 
 
+def test_timing_of_a_check_resumed_from_a_checkpoint_counts_its_earlier_sittings():
+    record = _record()
+    deep = next(r for r in record["results"] if r["model"] == "deep_rff")
+    deep["seconds"], deep["figures"] = 7.5, {**deep.get("figures", {}), "earlier_seconds": 100.0}
+    assert report.timing(record)["deep_rff"]["sbc"] == 107.5
+
+
 def test_a_run_in_parts_merges_into_one_record_later_parts_replacing_earlier(tmp_path, capsys):
     first, second = _record(), _record()
     first["environment"]["command"], second["environment"]["command"] = ["p", "-m r2"], ["p"]
