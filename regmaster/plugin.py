@@ -145,9 +145,14 @@ _RESULTS: list[dict] = []
 
 def pytest_sessionstart(session):
     session.config.stash[_STARTED] = time.perf_counter()
+    # The code that runs is the one checked out now; a long run may outlast later commits.
+    session.config.stash[_ENVIRONMENT] = environment(
+        ["pytest", *session.config.invocation_params.args]
+    )
 
 
 _STARTED = pytest.StashKey[float]()
+_ENVIRONMENT = pytest.StashKey[dict]()
 
 
 def pytest_sessionfinish(session):
@@ -156,7 +161,7 @@ def pytest_sessionfinish(session):
         return
     record = {
         "schema": SCHEMA,
-        "environment": environment(["pytest", *session.config.invocation_params.args]),
+        "environment": session.config.stash[_ENVIRONMENT],
         "seconds": round(time.perf_counter() - session.config.stash[_STARTED], 1),
         "results": sorted(_RESULTS, key=lambda r: r["test"]),
     }

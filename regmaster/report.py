@@ -61,20 +61,25 @@ def split_test_id(test: str) -> tuple[str, str | None, str | None]:
 
 
 def environment(argv: Iterable[str] | None = None) -> dict[str, Any]:
-    """Versions, platform, JAX devices and precision, git commit and command line of this run."""
+    """Versions, platform, JAX devices and precision, git commit (and whether tracked files
+    differ from it) and command line of this run."""
     versions = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    commit = _git(["rev-parse", "HEAD"])
     env: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": _processor(),
         "packages": versions,
-        "git_commit": _git_commit(),
+        "git_commit": commit,
+        "git_dirty": None
+        if commit is None
+        else _git(["status", "--porcelain", "--untracked-files=no"]) is not None,
         "command": list(sys.argv if argv is None else argv),
     }
     if "jax" in sys.modules:
@@ -96,11 +101,10 @@ def _processor() -> str:
     return platform.processor()
 
 
-def _git_commit() -> str | None:
+def _git(args: list[str]) -> str | None:
+    """``git ARGS``'s output, stripped; None when empty or when git cannot answer."""
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
@@ -179,6 +183,7 @@ def merge_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         {
             "command": record.get("environment", {}).get("command"),
             "git_commit": record.get("environment", {}).get("git_commit"),
+            "git_dirty": record.get("environment", {}).get("git_dirty"),
             "seconds": record.get("seconds"),
         }
         for record in records
@@ -375,8 +380,9 @@ def _environment_line(record: Mapping[str, Any]) -> str:
     env = record.get("environment", {})
     packages = env.get("packages", {})
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
+    modified = " (with uncommitted changes)" if env.get("git_dirty") else ""
     return (
-        f"commit {env.get('git_commit') or 'unknown'}; {env.get('processor') or '?'}; "
+        f"commit {env.get('git_commit') or 'unknown'}{modified}; {env.get('processor') or '?'}; "
         f"backend {env.get('jax_backend', '?')}, x64 {env.get('x64', '?')}; {versions}"
     )
 

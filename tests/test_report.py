@@ -2,6 +2,7 @@
 
 import copy
 import json
+import subprocess
 
 import pytest
 
@@ -225,3 +226,25 @@ def test_exact_diff_lists_every_moved_figure_but_not_timings():
     changes = report.diff(_record(), current)
     assert [(c.test, c.what) for c in changes] == [(f"{SBC}[linear-cpu]", "min_holm_pvalue")]
     assert report.diff(_record(), _record()) == []
+
+
+def test_environment_names_the_commit_and_whether_tracked_files_differ_from_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert report.environment()["git_commit"] is None and report.environment()["git_dirty"] is None
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-qm", "a")
+    env = report.environment()
+    assert len(env["git_commit"]) == 40 and env["git_dirty"] is False
+    (tmp_path / "a.txt").write_text("2")
+    assert report.environment()["git_dirty"] is True
+    assert "(with uncommitted changes)" in report.to_markdown(
+        {**_record(), "environment": report.environment()}
+    )
