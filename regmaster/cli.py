@@ -126,47 +126,80 @@ def _cmd_fit(args) -> int:
 MIN_USEFUL_REPLICATIONS = 100
 """Below this many replications the rank tests have little power (docs/calibration.md)."""
 
-SBC_HEALTH = {
-    "share_ess_below_num_draws": 0.05,  # the thinned draws are near-independent
-    "max_rhat": 1.01,
-    "divergent_transitions": 0,
-    "saturated_transitions": 0,
-}
+
+def _sbc_definition(args, spec, replications: int, devices) -> dict:
+    """Everything that defines an SBC run's numbers: its checkpoint is keyed by it."""
+    return {
+        "model": args.model,
+        "inference_model": args.inference_model,
+        "settings": _sbc_settings(spec),
+        "model_kwargs": repr(sorted(spec.static_kwargs.items())),
+        "replications": replications,
+        "seed": args.seed,
+        "devices": len(devices) if devices else 0,
+    }
 
 
-def _health(diagnostics: dict) -> list[dict]:
-    """The fits' health checks: each figure against its bound, and whether it holds."""
-    return [
-        {
-            "name": name,
-            "value": diagnostics[name],
-            "bound": bound,
-            "passed": diagnostics[name] <= bound,
-        }
-        for name, bound in SBC_HEALTH.items()
-        if name in diagnostics
-    ]
-
-
-def _checkpoint_path(args, spec) -> Path:
+def _checkpoint_path(args, spec, replications: int, devices) -> Path:
+    from .runs import default_checkpoint, run_key
     from .runtime import default_cache_dir
 
     if args.checkpoint:
         return Path(args.checkpoint)
-    replications = args.replications or spec.sbc.replications_ci
-    runs = default_cache_dir().parent / "runs"
-    label = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.model)
-    return runs / f"sbc-{label}-n{replications}-seed{args.seed}"
+    key = run_key(_sbc_definition(args, spec, replications, devices))
+    base = default_cache_dir().parent / "runs"
+    return default_checkpoint(base, args.model, replications, args.seed, key)
+
+
+def _inference_model(path: str | None):
+    """The model ``--inference-model module:attr`` names: a NumPyro model or a ModelSpec."""
+    if path is None:
+        return None
+    found = zoo.load_attribute(path, "--inference-model")
+    model = found.model if isinstance(found, zoo.ModelSpec) else found
+    if not callable(model):
+        raise ValueError(
+            f"--inference-model {path!r}: must name a NumPyro model or a ModelSpec, found "
+            f"{type(found).__name__}"
+        )
+    return model
+
+
+def _sbc_spec(args):
+    spec = zoo.resolve(args.model)
+    if spec.sbc is None or spec.inference != "nuts":
+        calibratable = ", ".join(zoo.names(calibratable=True))
+        raise ValueError(
+            f"model must be one of {calibratable} or module:ModelSpec with SBC "
+            f"settings; got {args.model!r}"
+        )
+    try:
+        json.dumps(_sbc_settings(spec))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model {args.model!r}: its SBC settings are not JSON ({error})") from None
+    return spec
+
+
+def _progress_printer(replications: int, lanes: int, quiet: bool):
+    def progress(p) -> None:
+        if p.done == 0:
+            _say(f"  {lanes} lanes initialised in {p.seconds:.1f} s", quiet)
+            return
+        rate = replications * (p.done - p.resumed_from) / p.total / p.seconds
+        left = p.seconds_left
+        eta = "estimating the time left" if left != left else f"~{left:.0f} s left"
+        _say(
+            f"  {p.done}/{p.total} NUTS iterations ({p.fraction:.0%}), {rate:.2f} "
+            f"replications/s, {eta}",
+            quiet,
+        )
+
+    return progress
 
 
 def _cmd_sbc(args) -> int:
-    from jax.errors import JaxRuntimeError
-
-    from .distributed import PeerLost, is_reporter
-    from .engine import clear_checkpoint, has_checkpoint, spans_processes
-    from .report import environment
+    from .distributed import is_reporter
     from .runtime import configure, default_cache_dir
-    from .sbc import run_model_sbc
 
     if args.replications is not None and args.replications < 2:
         raise ValueError(f"--replications must be >= 2, got {args.replications}")
@@ -175,29 +208,40 @@ def _cmd_sbc(args) -> int:
     _check_output("--json", args.json)
     _check_output("--out", args.out, directory=True)
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
-    across_processes = bool(devices) and spans_processes(devices)
     reporter = is_reporter()
     args.quiet = args.quiet or not reporter
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
-    spec = zoo.resolve(args.model)
-    if spec.sbc is None or spec.inference != "nuts":
-        calibratable = ", ".join(zoo.names(calibratable=True))
-        raise ValueError(
-            f"model must be one of {calibratable} or module:ModelSpec with SBC "
-            f"settings; got {args.model!r}"
-        )
-    checkpoint = _checkpoint_path(args, spec)
-    if args.resume and not has_checkpoint(checkpoint):
+    spec = _sbc_spec(args)
+    inference_model = _inference_model(args.inference_model)
+    replications = args.replications or spec.sbc.replications_ci
+    checkpoint = _checkpoint_path(args, spec, replications, devices)
+    args.kept_checkpoint = checkpoint
+    if not reporter:  # only process 0 writes the checkpoint; the others never touch it
+        return _run_sbc(args, spec, inference_model, replications, devices, checkpoint)
+    _check_output("--checkpoint", str(checkpoint), directory=True)
+    from .runs import locked
+
+    with locked(checkpoint, say=lambda m: _say(m, False)):
+        return _run_sbc(args, spec, inference_model, replications, devices, checkpoint)
+
+
+def _run_sbc(args, spec, inference_model, replications, devices, checkpoint) -> int:
+    from jax.errors import JaxRuntimeError
+
+    from .distributed import PeerLost, is_reporter
+    from .engine import clear_checkpoint, has_checkpoint, spans_processes
+    from .sbc import run_model_sbc
+
+    across_processes = bool(devices) and spans_processes(devices)
+    reporter = is_reporter()
+    if args.resume and reporter and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
-    if reporter:  # only process 0 writes the checkpoint; the others never touch its directory
-        _check_output("--checkpoint", str(checkpoint), directory=True)
-        if not args.resume:
-            clear_checkpoint(checkpoint)
+    if reporter and not args.resume:
+        clear_checkpoint(checkpoint)
     if across_processes:  # nobody resumes what process 0 is clearing
         from .distributed import barrier
 
         barrier("regmaster: checkpoint ready")
-    replications = args.replications or spec.sbc.replications_ci
     if replications < MIN_USEFUL_REPLICATIONS:
         _say(
             f"warning: {replications} replications: the rank tests have little power below "
@@ -207,34 +251,24 @@ def _cmd_sbc(args) -> int:
             always=reporter,
         )
     _say(
-        f"SBC of {args.model}: {replications} replications x {spec.sbc.num_chains} chains in one "
-        f"batched NUTS program"
+        f"SBC of {args.model}"
+        + (f" fitted with {args.inference_model}" if args.inference_model else "")
+        + f": {replications} replications x {spec.sbc.num_chains} chains in one batched NUTS "
+        "program"
         + (f" over {len(devices)} devices" if devices else "")
         + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
         args.quiet,
     )
-
-    batch_lanes = replications * spec.sbc.num_chains
-
-    def progress(p) -> None:
-        if p.done == 0:
-            _say(f"  {batch_lanes} lanes initialised in {p.seconds:.1f} s", args.quiet)
-            return
-        rate = replications * (p.done - p.resumed_from) / p.total / p.seconds
-        _say(
-            f"  {p.done}/{p.total} NUTS iterations ({p.fraction:.0%}), {rate:.2f} "
-            f"replications/s, ~{p.seconds_left:.0f} s left",
-            args.quiet,
-        )
-
+    lanes = replications * spec.sbc.num_chains
     try:
         result = run_model_sbc(
             spec,
-            num_replications=args.replications,
+            num_replications=replications,
             seed=args.seed,
             alpha=args.alpha,
+            inference_model=inference_model,
             devices=devices,
-            on_progress=progress,
+            on_progress=_progress_printer(replications, lanes, args.quiet),
             checkpoint=checkpoint,
         )
     except JaxRuntimeError as error:  # a collective failed: another process stopped
@@ -242,54 +276,128 @@ def _cmd_sbc(args) -> int:
             raise
         raise PeerLost.from_error(error) from None
     except KeyboardInterrupt:
+        if not has_checkpoint(checkpoint):
+            print("regmaster: interrupted before the first segment finished", file=sys.stderr)
+            return 130
         again = " ".join(["regmaster", *args.argv])
         if "--resume" not in args.argv:
             again += " --resume"
         print(f"regmaster: interrupted; the finished segments are kept: {again}", file=sys.stderr)
         return 130
+    from .verdicts import sbc_verdicts
+
+    verdicts = sbc_verdicts(result)
+    passed = all(v.passed for v in verdicts)
     if not reporter:  # every process holds the same result; the first reports it
-        return 0 if result.passed else 1
+        return 0 if passed else 1
+    if args.json:  # the result is kept before anything else can fail
+        _write_sbc_record(args, spec, result, verdicts)
+    _print_sbc(result, verdicts)
+    if args.out:
+        from .plots import save_sbc_figures
+
+        for path in save_sbc_figures(result, args.out):
+            _say(f"wrote {path}", args.quiet)
     clear_checkpoint(checkpoint)
+    return 0 if passed else 1
+
+
+def _print_sbc(result, verdicts) -> None:
     print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
     for row in result.rows():
         print(
             f"{row['name']:<16} {row['pvalue']:>9.3g} {row['p_chi2']:>8.3g} "
             f"{row['p_ks']:>8.3g} {row['p_mean']:>8.3g} {row['p_spread']:>8.3g}"
         )
-    verdict = "PASS" if result.passed else "FAIL"
-    print(
-        f"{verdict}: {result.model}, {result.replications} replications, family-wise alpha "
-        f"{result.alpha}, {result.seconds:.1f} s ({result.replications_per_second:.1f} "
-        f"replications/s)"
-    )
     diag = result.fit_diagnostics
     print(
         f"fits: {diag['divergent_transitions']} divergent and "
         f"{diag['saturated_transitions']} tree-depth-saturated transitions; "
-        f"median bulk ESS {diag['median_ess_bulk']:.0f}"
+        f"median bulk ESS {diag['median_ess_bulk']:.0f}; "
+        f"{diag['share_ess_below_num_draws']:.1%} of (replication, quantity) bulk ESS below "
+        f"{result.num_draws}"
     )
-    health = _health(diag)
-    for check in health:
-        if not check["passed"]:
-            print(
-                f"warning: health: {check['name']} = {check['value']:.4g} (bound {check['bound']})",
-                file=sys.stderr,
-            )
-    if args.json:
-        payload = result.to_json()
-        payload.update(
-            seed=args.seed,
-            settings=_sbc_settings(spec),
-            health=health,
-            environment=environment(),
-        )
-        _write_json(args.json, payload)
-    if args.out:
-        from .plots import save_sbc_figures
+    for verdict in verdicts:
+        if not verdict.passed:
+            print(f"FAIL: {verdict.name}: {verdict.message}")
+    status = "PASS" if all(v.passed for v in verdicts) else "FAIL"
+    print(
+        f"{status}: {result.model}, {result.replications} replications, family-wise alpha "
+        f"{result.alpha}, {result.seconds:.1f} s ({result.replications_per_second:.1f} "
+        f"replications/s)"
+    )
 
-        for path in save_sbc_figures(result, args.out):
-            _say(f"wrote {path}", args.quiet)
-    return 0 if result.passed else 1
+
+def _write_sbc_record(args, spec, result, verdicts) -> None:
+    """``--json``: a run record ``regmaster report`` reads (one SBC check) with the ranks, and
+    the thinned draws and truths beside it (``PATH.draws.npz``)."""
+    import numpy as np
+
+    from .report import SCHEMA, environment
+    from .verdicts import sbc_passed
+
+    passed = sbc_passed(result)
+    failed = [v.message for v in verdicts if not v.passed]
+    sidecar = Path(args.json).with_suffix(".draws.npz")
+    check = {
+        "test": f"regmaster sbc --model {args.model} --seed {args.seed}",
+        "family": "sbc",
+        "model": spec.name,
+        "params": spec.name,
+        "backend": None,
+        "outcome": "passed" if passed else "failed",
+        "verdict": "pass" if passed else "fail",
+        "reason": failed[0] if failed else None,
+        "seconds": round(result.seconds, 3),
+        "figures": {
+            **result.figures(),
+            "seed": args.seed,
+            "verdicts": {
+                v.name: {"passed": v.passed, "value": v.value, "bound": v.bound} for v in verdicts
+            },
+        },
+        "images": [],
+    }
+    sbc = {
+        **result.to_json(),
+        "seed": args.seed,
+        "inference_model": args.inference_model,
+        "settings": _sbc_settings(spec),
+        "ranks": np.asarray(result.ranks).tolist(),
+        "draws_file": sidecar.name,
+    }
+    record = {
+        "schema": SCHEMA,
+        "environment": environment(["regmaster", *args.argv]),
+        "seconds": round(result.seconds, 1),
+        "results": [check],
+        "sbc": sbc,
+    }
+    _write_json(args.json, _jsonable(record))
+    np.savez_compressed(
+        sidecar,
+        quantities=np.asarray(result.quantities),
+        ranks=result.ranks,
+        truth=result.truth,
+        thinned_draws=result.thinned,
+    )
+
+
+def _jsonable(value):
+    """JSON values for a record: non-finite floats as strings, NumPy scalars as numbers."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _sbc_devices(args) -> list | None:
@@ -315,10 +423,8 @@ def _sbc_devices(args) -> list | None:
 
 
 def _sbc_settings(spec) -> dict:
-    from dataclasses import asdict
-
     return {
-        **asdict(spec.sbc),
+        **spec.sbc.to_json(),
         "target_accept_prob": spec.target_accept_prob,
         "max_tree_depth": spec.max_tree_depth,
     }
@@ -461,7 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulation-based calibration (Talts et al. 2018): simulate from the prior, "
         "fit every replication with NUTS in one batched program, rank the truth "
         "among the posterior draws, test uniformity (chi-square, KS, mean, spread) "
-        "with Holm's correction. Exits 1 if calibration fails.",
+        "with Holm's correction, and check the fits' health (thinned draws near-independent). "
+        "Exits 0 on PASS, 1 on FAIL (ranks or health), 2 on bad input, 3 on an internal error "
+        "(the checkpoint is kept). MODULE:ATTR paths are imported from the current directory "
+        "first, then sys.path.",
     )
     sbc.add_argument(
         "--model",
@@ -469,6 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one of: {', '.join(zoo.names(calibratable=True))}; or your own model, "
         "package.module:SPEC naming a regmaster ModelSpec with SBC settings",
+    )
+    sbc.add_argument(
+        "--inference-model",
+        metavar="MODULE:ATTR",
+        help="fit this NumPyro model (or ModelSpec's model) to the data simulated from --model: "
+        "same sites, another prior or an approximation; default: --model's own",
     )
     sbc.add_argument(
         "--replications",
@@ -486,7 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.01,
         help="family-wise false-alarm rate of the verdict (default 0.01)",
     )
-    sbc.add_argument("--json", metavar="PATH", help="write the verdict as JSON to PATH")
+    sbc.add_argument(
+        "--json",
+        metavar="PATH",
+        help="write the run record to PATH (verdicts, p-values, ranks, settings; `regmaster "
+        "report show PATH` reads it) and the thinned draws and truths to PATH.draws.npz",
+    )
     sbc.add_argument("--out", metavar="DIR", help="save rank histograms and ECDF plots in DIR")
     sbc.add_argument("--cache-dir", metavar="DIR", help="persistent XLA compilation cache")
     sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
@@ -570,16 +690,41 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"regmaster: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:
-        from .distributed import PeerLost
-
-        if not isinstance(error, PeerLost):
-            raise
-        print(f"regmaster: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("regmaster: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        from .distributed import PeerLost
+
+        if isinstance(error, PeerLost):
+            print(f"regmaster: error: {error}", file=sys.stderr)
+            return 2
+        return _internal_error(args, error)
+
+
+INTERNAL_ERROR = 3
+"""Exit status of an error inside regmaster (1 is a FAIL verdict, 2 bad input)."""
+
+
+def _internal_error(args, error: Exception) -> int:
+    """One line on stderr naming the error, where the traceback was written and the kept
+    checkpoint; exit :data:`INTERNAL_ERROR`."""
+    import tempfile
+    import traceback
+
+    log = Path(tempfile.gettempdir()) / f"regmaster-error-{os.getpid()}.txt"
+    try:
+        log.write_text("".join(traceback.format_exception(error)))
+        where = f"traceback in {log}"
+    except OSError:
+        where = "traceback not saved"
+    kept = getattr(args, "kept_checkpoint", None)
+    kept_text = f"; the finished segments are kept in {kept} (--resume)" if kept else ""
+    print(
+        f"regmaster: internal error: {type(error).__name__}: {error} ({where}{kept_text})",
+        file=sys.stderr,
+    )
+    return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

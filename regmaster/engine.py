@@ -26,7 +26,8 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, potential_energy
 
-from .checks import check_inputs, check_positive_int
+from .calling import check_finite, conditioned, leading_size
+from .checks import check_positive_int
 
 Draws = dict[str, jax.Array]
 
@@ -46,7 +47,9 @@ class BatchedFit(NamedTuple):
 
 
 def latent_transforms(model, x, y, model_kwargs):
-    trace = handlers.trace(handlers.seed(model, 0)).get_trace(x, y, **model_kwargs)
+    """Bijections to the support of every latent sample site of ``model`` on inputs ``x`` with
+    data ``y`` observed (:mod:`regmaster.calling`)."""
+    trace = handlers.trace(handlers.seed(conditioned(model), 0)).get_trace(x, y, **model_kwargs)
     return {
         name: biject_to(site["fn"].support)
         for name, site in trace.items()
@@ -102,7 +105,10 @@ def chain_runner(
     **model_kwargs,
 ) -> ChainRunner:
     """NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) for ``model`` on inputs ``x``,
-    as a :class:`ChainRunner` whose functions take the data ``y`` as an argument."""
+    as a :class:`ChainRunner` whose functions take the data ``y`` (a site dict or an array,
+    :mod:`regmaster.calling`) as an argument."""
+    transforms = latent_transforms(model, x, y_template, model_kwargs)
+    model = conditioned(model)
     # Shapes only: initialize_model run eagerly would compile ~90 tiny programs, one per op.
     template = jax.eval_shape(
         lambda: (
@@ -137,7 +143,6 @@ def chain_runner(
 
         return jax.lax.scan(step, state, None, length=length)
 
-    transforms = latent_transforms(model, x, y_template, model_kwargs)
     return ChainRunner(init, advance, template, transforms, num_warmup, num_samples)
 
 
@@ -281,7 +286,7 @@ def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
     num_devices = max(len(devices), 1)
 
     def run(z0, y_rows, keys):
-        batch = y_rows.shape[0]
+        batch = keys.shape[0]
         per_step = lanes_per_step or default_lanes_per_step(platform, -(-batch // num_devices))
         lanes = _pad_lanes((z0, y_rows, keys), per_step * num_devices)
         out = over_lanes(one_chain, per_step, devices)(*lanes)
@@ -291,12 +296,19 @@ def batched_chains(one_chain, lanes_per_step: int | None = None, devices=None):
 
 
 class Progress(NamedTuple):
-    """Where a batched fit stands after a segment: NUTS iterations done of ``total`` per lane."""
+    """Where a batched fit stands after a segment: NUTS iterations done of ``total`` per lane.
+
+    ``paced_from`` and ``paced_seconds``: the iterations done when this sitting's first segment
+    ended and the seconds since; the pace is read from them, so compilation and the first
+    segment's start-up do not inflate the estimate of the time left.
+    """
 
     done: int
     total: int
     seconds: float
     resumed_from: int = 0
+    paced_from: int | None = None
+    paced_seconds: float = 0.0
 
     @property
     def fraction(self) -> float:
@@ -304,9 +316,10 @@ class Progress(NamedTuple):
 
     @property
     def seconds_left(self) -> float:
-        """Time left at the pace of this run's segments so far (resumed ones excluded)."""
-        run = self.done - self.resumed_from
-        return self.seconds * (self.total - self.done) / run if run > 0 else float("nan")
+        """Time left at the pace of this sitting's segments after its first; NaN until then."""
+        if self.paced_from is None or self.done <= self.paced_from:
+            return float("nan")
+        return self.paced_seconds * (self.total - self.done) / (self.done - self.paced_from)
 
 
 SEGMENTS = 40
@@ -362,12 +375,10 @@ def fit_batched(
     every process calls this with the same arguments, runs its own devices' lanes and receives
     every lane's draws; the draws are those of one process with as many devices.
     """
-    x, _ = check_inputs(x)
-    y_batch = jnp.asarray(y_batch)
-    if y_batch.ndim != 2 or y_batch.shape[1] != x.shape[0]:
-        raise ValueError(
-            f"y_batch must be shaped (replications, {x.shape[0]}), got {tuple(y_batch.shape)}"
-        )
+    check_finite("x", x)
+    y_batch = jax.tree.map(jnp.asarray, y_batch)
+    check_finite("y_batch", y_batch)
+    num_reps = leading_size("y_batch", y_batch)
     num_chains = check_positive_int("num_chains", num_chains)
     num_samples = check_positive_int("num_samples", num_samples)
     num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
@@ -377,13 +388,12 @@ def fit_batched(
     segment_steps = check_positive_int("segment_steps", segment_steps)
     if lanes_per_step is not None:
         lanes_per_step = check_positive_int("lanes_per_step", lanes_per_step)
-    num_reps = y_batch.shape[0]
     batch = num_reps * num_chains
 
     runner = chain_runner(
         model,
         x,
-        y_batch[0],
+        jax.tree.map(lambda a: a[0], y_batch),
         num_warmup=num_warmup,
         num_samples=num_samples,
         target_accept_prob=target_accept_prob,
@@ -408,7 +418,7 @@ def fit_batched(
     per_step = lanes_per_step or default_lanes_per_step(
         _current_platform(devices), -(-batch // num_devices)
     )
-    y_rows = jnp.repeat(y_batch, num_chains, axis=0)
+    y_rows = jax.tree.map(lambda a: jnp.repeat(a, num_chains, axis=0), y_batch)
     z0, y_rows, keys = _pad_lanes((initial_z, y_rows, keys), per_step * num_devices)
     num_segments = -(-total // segment_steps)
 
@@ -431,8 +441,10 @@ def fit_batched(
         over_lanes(lambda s, y: runner.advance(s, y, segment_steps), per_step, devices)
     )
     # order[p]: the lane at position p. Regrouping moves lanes, never changes one's arithmetic.
-    order = np.arange(y_rows.shape[0])
-    regroup = regroup and not spans_processes(devices) and y_rows.shape[0] > per_step
+    num_lanes = keys.shape[0]  # padded
+    order = np.arange(num_lanes)
+    regroup = regroup and not spans_processes(devices) and num_lanes > per_step
+    paced = None  # (iterations done, time) at the end of this sitting's first segment
     for index in range(len(kept), num_segments):
         state, transitions = advance(state, y_rows)
         at_lane = np.argsort(order)  # position of each lane
@@ -452,9 +464,12 @@ def fit_batched(
             moves = group_by_cost(host.num_steps.mean(axis=1), num_devices)
             state, y_rows = _take((state, y_rows), jnp.asarray(moves))
             order = order[moves]
+        done = min(len(kept) * segment_steps, total)
+        if paced is None:
+            paced = (done, time.perf_counter())
         if on_progress is not None:
-            done = min(len(kept) * segment_steps, total)
-            on_progress(Progress(done, total, time.perf_counter() - start, resumed_from))
+            now = time.perf_counter()
+            on_progress(Progress(done, total, now - start, resumed_from, paced[0], now - paced[1]))
 
     draws = jax.tree.map(lambda *parts: np.concatenate(parts, axis=1), *kept)
     to_constrained = jax.jit(lambda z: {name: runner.transforms[name](v) for name, v in z.items()})
@@ -503,7 +518,8 @@ class _Checkpoint:
     transitions (``segment-N.pkl``).
 
     The state file names what it belongs to (a hash of the lanes' initial points, data and keys
-    and of the run's lengths and layout); a directory of another run is refused, not resumed.
+    and of the run's lengths and layout) and the SHA-256 of every segment file; a directory of
+    another run, or a segment file that is damaged or swapped, is refused naming the file.
     """
 
     def __init__(self, path, lanes, settings):
@@ -512,31 +528,52 @@ class _Checkpoint:
         for leaf in jax.tree.leaves(lanes):
             digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
         self.fingerprint = digest.hexdigest()
+        self.checksums: list[str] = []
+
+    def _refuse(self, file: Path, why: str):
+        return ValueError(
+            f"checkpoint file {file} {why}; delete {self.path} to start the run afresh, or run "
+            "without --resume"
+        )
 
     def load(self):
         if self.path is None or not (self.path / "state.pkl").exists():
             return None, [], 0.0
+        state_file = self.path / "state.pkl"
         try:
-            saved = pickle.loads((self.path / "state.pkl").read_bytes())
-            if saved.get("fingerprint") != self.fingerprint:
-                raise ValueError(
-                    f"checkpoint {self.path} belongs to another run (other data, seed or settings)"
-                )
-            kept = [
-                pickle.loads((self.path / f"segment-{i}.pkl").read_bytes())
-                for i in range(saved["segments"])
-            ]
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError) as error:
-            raise ValueError(f"checkpoint {self.path} cannot be read: {error}") from None
+            saved = pickle.loads(state_file.read_bytes())
+            segments, state = saved["segments"], saved["state"]
+        except Exception as error:  # any unpickling failure means a damaged file
+            why = f"cannot be read ({type(error).__name__}: {error})"
+            raise self._refuse(state_file, why) from None
+        if saved.get("fingerprint") != self.fingerprint:
+            raise self._refuse(state_file, "belongs to another run (other data, seed or settings)")
+        checksums = saved.get("checksums")
+        kept = []
+        for i in range(segments):
+            file = self.path / f"segment-{i}.pkl"
+            try:
+                raw = file.read_bytes()
+            except OSError as error:
+                raise self._refuse(file, f"cannot be read ({error.strerror or error})") from None
+            if checksums is not None and hashlib.sha256(raw).hexdigest() != checksums[i]:
+                raise self._refuse(file, "does not match its checksum: damaged or from another run")
+            try:
+                kept.append(pickle.loads(raw))
+            except Exception as error:
+                why = f"cannot be read ({type(error).__name__}: {error})"
+                raise self._refuse(file, why) from None
+        self.checksums = list(checksums or [])
         # Checkpoints written before the seconds were kept count as 0 s.
-        return jax.tree.map(jnp.asarray, saved["state"]), kept, float(saved.get("seconds", 0.0))
+        return jax.tree.map(jnp.asarray, state), kept, float(saved.get("seconds", 0.0))
 
     def save(self, state, index: int, segment, seconds: float) -> None:
         # Under jax.distributed every process holds the whole state; the first writes it.
         if self.path is None or jax.process_index() != 0:
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        self._write(f"segment-{index}.pkl", segment)
+        raw = self._write(f"segment-{index}.pkl", segment)
+        self.checksums = [*self.checksums[:index], hashlib.sha256(raw).hexdigest()]
         state = jax.tree.map(np.asarray, state)
         self._write(
             "state.pkl",
@@ -545,13 +582,16 @@ class _Checkpoint:
                 "segments": index + 1,
                 "state": state,
                 "seconds": seconds,
+                "checksums": self.checksums,
             },
         )
 
-    def _write(self, name: str, value) -> None:
+    def _write(self, name: str, value) -> bytes:
+        raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         tmp = self.path / f"{name}.tmp"
-        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.write_bytes(raw)
         tmp.replace(self.path / name)
+        return raw
 
 
 def _check_distinct(initial_z: Draws) -> None:

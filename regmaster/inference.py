@@ -15,6 +15,7 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.util import compute_log_probs
 from numpyro.optim import Adam, _NumPyroOptim
 
+from .calling import check_data, conditioned
 from .checks import check_inputs, check_positive_int
 
 
@@ -60,7 +61,8 @@ def run_nuts(
     adaptation; the initialisation is compiled as one program, which changes only rounding).
     ``dense_mass`` adapts a full mass matrix instead of a diagonal one.
     """
-    x, y = check_inputs(x, y)
+    x, y = check_data(x, y)
+    model = conditioned(model) if isinstance(y, dict) else model  # a site dict: conditioned
     num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
     num_samples = check_positive_int("num_samples", num_samples)
     num_chains = check_positive_int("num_chains", num_chains)
@@ -149,7 +151,11 @@ def run_map(
     A delta guide has log q = 0, so the ELBO is log p(y, theta) at the guide's point, maximised in
     the constrained space with no Jacobian term. The default optimiser is the notebook's Adam(5e-3).
     """
-    x, y = check_inputs(x, y)
+    x, y = check_data(x, y)
+    if isinstance(y, dict):
+        raise ValueError(
+            "y: run_map takes the data as the model's second argument, an array; got a site dict"
+        )
     num_steps = check_positive_int("num_steps", num_steps)
     guide = AutoDelta(model)
     svi = SVI(model, guide, optimizer or Adam(learning_rate), OrderedTraceELBO())

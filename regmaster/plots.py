@@ -64,17 +64,38 @@ def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> 
 
 
 def _sbc_grid(result, max_quantities: int):
-    """Indices of the quantities shown (the invariant ones, f and loglik, kept at the end), and an
-    empty grid of axes for them."""
-    shown = list(range(len(result.quantities)))
-    if len(shown) > max_quantities:
-        shown = shown[: max_quantities - 4] + shown[-4:]
+    """Indices of the quantities shown, an empty grid of axes for them and a note on those left
+    out: every quantity when they fit, else the ``max_quantities`` with the smallest
+    Holm-adjusted p-values, worst first (a failing quantity is never the one left out)."""
+    import numpy as np
+
+    total = len(result.quantities)
+    shown = list(range(total))
+    note = None
+    if total > max_quantities:
+        shown = [int(j) for j in np.argsort(result.adjusted, kind="stable")[:max_quantities]]
+        note = (
+            f"{max_quantities} of {total} quantities shown, smallest p first; the other "
+            f"{total - max_quantities} have p >= {result.adjusted[shown[-1]]:.3g} (all "
+            "quantities: the command's table and --json)"
+        )
     cols = min(4, len(shown))
     rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows + 1.2), squeeze=False)
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
-    return shown, fig, list(axes.flat)
+    return shown, fig, list(axes.flat), note
+
+
+def _finish(fig, axes, title: str, note: str | None) -> None:
+    """Title on top, the legend (and the note on quantities left out) below every panel."""
+    fig.suptitle(title, fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    if note:
+        fig.text(0.5, 0.045, note, ha="center", fontsize=8, style="italic")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.9 / height, 1, 1 - 0.35 / height))
 
 
 def sbc_rank_figure(result, max_quantities: int = 12):
@@ -82,7 +103,7 @@ def sbc_rank_figure(result, max_quantities: int = 12):
     import numpy as np
     from scipy import stats as sps
 
-    shown, fig, axes = _sbc_grid(result, max_quantities)
+    shown, fig, axes, note = _sbc_grid(result, max_quantities)
     n, draws = result.replications, result.num_draws
     bins = min(20, draws + 1)
     edges = np.linspace(0, draws + 1, bins + 1)
@@ -94,14 +115,15 @@ def sbc_rank_figure(result, max_quantities: int = 12):
         ax.set_title(
             f"{result.quantities[j]}: Holm-adjusted p = {result.adjusted[j]:.3g}", fontsize=9
         )
-        ax.set_xlabel(f"rank of the true value among {draws} draws", fontsize=8)
+        ax.set_xlabel(f"rank of the true value among {draws} posterior draws", fontsize=8)
         ax.set_ylabel("replications", fontsize=8)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower right", fontsize=8)
-    fig.suptitle(
+    _finish(
+        fig,
+        axes,
         f"SBC rank histograms: {result.model}, {n} replications, {draws} draws each "
-        "(p: the smallest of four rank tests, Holm-adjusted over all quantities)"
+        "(p: the smallest of four rank tests, Holm-adjusted over all quantities)",
+        note,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -112,7 +134,7 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
 
     from .stats import ecdf_band
 
-    shown, fig, axes = _sbc_grid(result, max_quantities)
+    shown, fig, axes, note = _sbc_grid(result, max_quantities)
     n, draws = result.replications, result.num_draws
     points, lower, upper = ecdf_band(n)
     rng = np.random.default_rng(0)
@@ -131,11 +153,15 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
         ax.set_title(
             f"{result.quantities[j]}: Holm-adjusted p = {result.adjusted[j]:.3g}", fontsize=9
         )
-        ax.set_xlabel("fractional rank (r + U) / (L + 1)", fontsize=8)
-        ax.set_ylabel("ECDF difference", fontsize=8)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower right", fontsize=8)
-    fig.suptitle(f"SBC ECDF difference: {result.model}, {n} replications")
-    fig.tight_layout()
+        ax.set_xlabel("rank as a fraction of the draws, jittered to break ties", fontsize=8)
+        ax.set_ylabel("ECDF - uniform CDF", fontsize=8)
+    _finish(
+        fig,
+        axes,
+        f"SBC ECDF difference: {result.model}, {n} replications; the fractional rank is "
+        f"(r + U) / ({draws} + 1), r the rank among {draws} draws, U ~ Uniform(0, 1)",
+        note,
+    )
     return fig
 
 

@@ -10,6 +10,8 @@ in one compiled program.
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -18,11 +20,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from numpyro import handlers
 from numpyro.infer import Predictive
 
 from . import diagnostics, stats, zoo
-from .checks import check_inputs, check_positive_int
+from .calling import check_finite, conditioned, describe, trace
+from .checks import check_positive_int
 from .engine import BatchedFit, Draws, fit_batched, host_rng, latent_transforms
 
 
@@ -40,6 +42,8 @@ class SBCResult(NamedTuple):
     fit_diagnostics: dict[str, Any]
     seconds: float
     earlier_seconds: float = 0.0  # of ``seconds``: earlier sittings of a resumed run
+    truth: np.ndarray | None = None  # (replications, quantities): the simulated truths' values
+    thinned: np.ndarray | None = None  # (replications, num_draws, quantities): the ranked draws
 
     @property
     def replications(self) -> int:
@@ -88,62 +92,106 @@ class SBCResult(NamedTuple):
         }
 
 
-def simulate(
-    model, key: jax.Array, x, num_replications: int, *, observed: str = "obs", **model_kwargs
-):
-    """Draw (theta~, y~) from the prior predictive: latent sites shaped (N, ...) and y~ (N, n),
-    ``observed`` naming the model's observed sample site."""
-    draws = Predictive(model, num_samples=num_replications)(key, x, **model_kwargs)
-    y = draws.pop(observed)
-    latent = {name: draws[name] for name in latent_transforms(model, x, y[0], model_kwargs)}
-    return latent, y
+def observed_sites(observed) -> tuple[str, ...]:
+    """``observed`` as a tuple of site names: one name, or a sequence of names."""
+    if observed is None:
+        raise ValueError(
+            "observed must name the model's observed sample site(s), e.g. observed='y' or "
+            "observed=('y1', 'y2'); got None"
+        )
+    names = (observed,) if isinstance(observed, str) else tuple(observed)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"observed must be a site name or a sequence of them, got {observed!r}")
+    return names
 
 
-def check_model_call(model, x, observed: str, model_kwargs) -> None:
-    """Refuse, before any fitting, a model that fails on the inputs ``x`` or has no observed
-    sample site named ``observed``; the message names the argument and the value."""
-    name = getattr(model, "__name__", repr(model))
+def as_data(observed, values: dict):
+    """The data as the model takes it (:mod:`regmaster.calling`): one site named by a string is
+    the model's second argument, ``model(inputs, y)``; a sequence of names is a site dict that
+    conditions those sites."""
+    names = observed_sites(observed)
+    return values[names[0]] if isinstance(observed, str) else {n: values[n] for n in names}
+
+
+def simulate(model, key: jax.Array, x, num_replications: int, *, observed, **model_kwargs):
+    """Draw (theta~, y~) from the prior predictive: the latent sites shaped (N, ...) and the
+    data, leading axis N, as :func:`as_data` lays it out for ``observed``."""
+    draws = Predictive(conditioned(model), num_samples=num_replications)(
+        key, x, None, **model_kwargs
+    )
+    data = as_data(observed, {name: draws.pop(name) for name in observed_sites(observed)})
+    row = jax.tree.map(lambda a: a[0], data)
+    latent = {name: draws[name] for name in latent_transforms(model, x, row, model_kwargs)}
+    return latent, data
+
+
+def _model_name(model) -> str:
+    return getattr(model, "__name__", repr(model))
+
+
+def check_model_call(model, x, observed, model_kwargs) -> dict:
+    """Refuse, before any fitting, a model that fails on the inputs ``x`` or lacks a sample site
+    that ``observed`` names; the message names the argument and the value. Returns the trace."""
+    name = _model_name(model)
     try:
-        trace = handlers.trace(handlers.seed(model, 0)).get_trace(x, **model_kwargs)
+        tr = trace(model, x, None, **model_kwargs)
     except Exception as error:  # the model's own error, reported with what it was called on
         raise ValueError(
-            f"model {name} fails on x of shape {tuple(jnp.shape(x))}: "
-            f"{type(error).__name__}: {error}"
+            f"model {name} fails on x of shape {describe(x)}: {type(error).__name__}: {error}"
         ) from None
-    sites = [k for k, site in trace.items() if site["type"] == "sample"]
-    if observed not in sites:
-        raise ValueError(
-            f"observed must name a sample site of model {name}; got {observed!r}, its sample "
-            f"sites are {', '.join(sites) or 'none'}"
-        )
+    sites = [k for k, site in tr.items() if site["type"] == "sample"]
+    for site in observed_sites(observed):
+        if site not in sites:
+            raise ValueError(
+                f"observed must name a sample site of model {name}; got {site!r}, its sample "
+                f"sites are {', '.join(sites) or 'none'}"
+            )
+    return tr
 
 
-def log_likelihood(model, params: Draws, x, y, observed: str = "obs", **model_kwargs) -> jax.Array:
-    """log p(y | theta) = sum_i log p(y_i | theta) of the observed sample site ``observed`` at one
-    parameter point (a ``numpyro.factor`` elsewhere in the model is not part of it)."""
-    tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), params)).get_trace(
-        x, y, **model_kwargs
-    )
-    site = tr[observed]
-    return jnp.sum(site["fn"].log_prob(site["value"]))
+def log_likelihood(model, params: Draws, x, y, observed="obs", **model_kwargs) -> jax.Array:
+    """log p(y | theta) = sum over the ``observed`` sites s of sum_i log p(y_s,i | theta) at one
+    parameter point; ``y`` laid out as :func:`as_data` says (a ``numpyro.factor`` elsewhere in
+    the model is not part of it)."""
+    names = observed_sites(observed)
+    tr = trace(model, x, y, params, **model_kwargs)
+    terms = [jnp.sum(tr[n]["fn"].log_prob(tr[n]["value"])) for n in names]
+    return functools.reduce(operator.add, terms)
 
 
 def deterministic_site(model, params: Draws, x, site: str = "f", **model_kwargs) -> jax.Array:
-    """The value of a deterministic site (default ``f``) at inputs ``x`` and one parameter point."""
-    tr = handlers.trace(handlers.substitute(handlers.seed(model, 0), params)).get_trace(
-        x, **model_kwargs
-    )
-    return tr[site]["value"]
+    """The value of a site (default ``f``) at inputs ``x`` and one parameter point."""
+    return trace(model, x, None, params, **model_kwargs)[site]["value"]
 
 
-def quantity_names(params: Draws, *, parameters: Sequence[str] | None, probe_x=None) -> list[str]:
-    """Names of the scalar test quantities, in the order :func:`quantity_values` returns them."""
+def probe_names(probe_x, size: int, site: str = "f") -> list[str]:
+    """Names of the ``size`` components of ``site`` at the probe inputs: ``f(x=-5)`` for
+    scalar probe points of a 1-D input, else ``f[i]``."""
+    if probe_x is None:
+        return []
+    flat = np.ndim(probe_x) == 1 and not isinstance(probe_x, dict)
+    if flat and np.size(probe_x) == size:
+        return [f"{site}(x={v:.3g})" for v in np.asarray(probe_x)]
+    return [f"{site}[{i}]" for i in range(size)]
+
+
+def quantity_names(
+    params: Draws,
+    *,
+    parameters: Sequence[str] | None,
+    probe_x=None,
+    probe_size: int | None = None,
+    probe_site: str = "f",
+) -> list[str]:
+    """Names of the scalar test quantities, in the order :func:`quantity_values` returns them
+    (``probe_size``: components of the probed site, default one per probe point)."""
     names = []
     for site in parameters if parameters is not None else sorted(params):
         size = int(np.prod(np.shape(params[site])))
         names.extend([site] if size == 1 else [f"{site}[{i}]" for i in range(size)])
     if probe_x is not None:
-        names.extend(f"f(x={v:.3g})" for v in np.asarray(probe_x))
+        size = len(np.asarray(probe_x)) if probe_size is None else probe_size
+        names.extend(probe_names(probe_x, size, probe_site))
     return [*names, "loglik"]
 
 
@@ -155,16 +203,20 @@ def quantity_values(
     *,
     parameters: Sequence[str] | None,
     probe_x=None,
-    observed: str = "obs",
+    probe_site: str = "f",
+    observed="obs",
     **model_kwargs,
 ) -> jax.Array:
-    """Scalar test quantities at one parameter point: parameter components, f(probe_x), log-lik."""
+    """Scalar test quantities at one parameter point: parameter components, the probed site at
+    ``probe_x``, the log-likelihood of every observed site."""
     values = [
         jnp.ravel(params[site])
         for site in (parameters if parameters is not None else sorted(params))
     ]
     if probe_x is not None:
-        values.append(deterministic_site(model, params, probe_x, **model_kwargs))
+        values.append(
+            jnp.ravel(deterministic_site(model, params, probe_x, probe_site, **model_kwargs))
+        )
     values.append(
         jnp.atleast_1d(log_likelihood(model, params, x, y, observed=observed, **model_kwargs))
     )
@@ -224,10 +276,12 @@ def run_sbc_groups(
     *,
     num_replications: int,
     key: jax.Array,
+    observed,
     groups: int = 1,
     inference_model=None,
     parameters: Sequence[str] | None = None,
     probe_x=None,
+    probe_site: str = "f",
     num_warmup: int = 500,
     num_samples: int = 500,
     num_chains: int = 2,
@@ -239,14 +293,20 @@ def run_sbc_groups(
     devices=None,
     on_progress=None,
     checkpoint=None,
-    observed: str = "obs",
     **model_kwargs,
 ) -> list[SBCResult]:
     """``groups`` independent SBC runs of ``num_replications`` each, fitted as one batch.
 
-    The replications are drawn and fitted together (one compiled program) and split in order into
-    ``groups`` runs, each with its own ranks, verdict and fit diagnostics: how the calibration
-    measures false-alarm rates and power over many seeds at once. ``groups=1`` is :func:`run_sbc`.
+    ``x``: the model's inputs, any pytree of arrays or ``None`` (:mod:`regmaster.calling`);
+    ``observed``: its observed sample site (a name: the model takes the data as its second
+    argument) or sites (a sequence of names: they are conditioned). ``probe_x`` and
+    ``probe_site``: rank the components of ``probe_site`` at inputs ``probe_x``.
+
+    Every quantity is computed on the simulated truths before the first fit, so a run that
+    would fail at its end fails at its start. The replications are drawn and fitted together
+    (one compiled program) and split in order into ``groups`` runs, each with its own ranks,
+    verdict and fit diagnostics: how the calibration measures false-alarm rates and power over
+    many seeds at once. ``groups=1`` is :func:`run_sbc`.
     """
     num_replications = check_positive_int("num_replications", num_replications, minimum=2)
     groups = check_positive_int("groups", groups)
@@ -259,7 +319,7 @@ def run_sbc_groups(
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     inference_model = model if inference_model is None else inference_model
-    x, _ = check_inputs(x)
+    check_finite("x", x)
     check_model_call(model, x, observed, model_kwargs)
     if inference_model is not model:
         check_model_call(inference_model, x, observed, model_kwargs)
@@ -268,12 +328,41 @@ def run_sbc_groups(
     truth_params, y = simulate(
         model, key_sim, x, groups * num_replications, observed=observed, **model_kwargs
     )
-    unknown = sorted(set(parameters or ()) - set(truth_params))
-    if unknown:
-        raise ValueError(
-            f"parameters names no latent sample site: {', '.join(map(repr, unknown))}; "
-            f"the model's are {', '.join(sorted(truth_params))}"
+    y_row = jax.tree.map(lambda a: a[0], y)
+    fitted = sorted(latent_transforms(inference_model, x, y_row, model_kwargs))
+    _check_quantities(
+        truth_params, fitted, parameters, inference_model, x, probe_x, probe_site, model_kwargs
+    )
+    probe_x = None if probe_x is None else jax.tree.map(jnp.asarray, probe_x)
+
+    def quantities(params, data_row):
+        return quantity_values(
+            inference_model,
+            params,
+            x,
+            data_row,
+            parameters=parameters,
+            probe_x=probe_x,
+            probe_site=probe_site,
+            observed=observed,
+            **model_kwargs,
         )
+
+    # The truth's quantities before any fit: an error in them costs no fitting.
+    truth = jax.jit(jax.vmap(quantities))({k: truth_params[k] for k in fitted}, y)
+    probe_size = None
+    if probe_x is not None:
+        one = {k: v[0] for k, v in truth_params.items() if k in fitted}
+        probe_size = int(
+            np.size(deterministic_site(inference_model, one, probe_x, probe_site, **model_kwargs))
+        )
+    names = quantity_names(
+        {k: v[0] for k, v in truth_params.items() if k in fitted},
+        parameters=parameters,
+        probe_x=probe_x,
+        probe_size=probe_size,
+        probe_site=probe_site,
+    )
     fit = fit_batched(
         inference_model,
         key_fit,
@@ -289,25 +378,6 @@ def run_sbc_groups(
         checkpoint=checkpoint,
         **model_kwargs,
     )
-
-    probe_x = None if probe_x is None else np.asarray(probe_x, dtype=float)
-
-    def quantities(params, y_row):
-        return quantity_values(
-            inference_model,
-            params,
-            x,
-            y_row,
-            parameters=parameters,
-            probe_x=probe_x,
-            observed=observed,
-            **model_kwargs,
-        )
-
-    names = quantity_names(
-        {k: v[0] for k, v in truth_params.items()}, parameters=parameters, probe_x=probe_x
-    )
-    truth = jax.jit(jax.vmap(quantities))({k: truth_params[k] for k in fit.samples}, y)
     per_draw = jax.jit(jax.vmap(jax.vmap(quantities, (0, None)), (0, 0)))
     shape = fit.diverging.shape  # (N, chains, draws)
     all_draws = per_draw(
@@ -315,7 +385,9 @@ def run_sbc_groups(
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
     rng = host_rng(key_rank)
-    all_ranks = ranks_of(np.asarray(truth), thin(all_draws, num_draws), rng)
+    thinned = thin(all_draws, num_draws)
+    truth = np.asarray(truth)
+    all_ranks = ranks_of(truth, thinned, rng)
     # A run resumed from a checkpoint also counts the seconds its earlier sittings took.
     seconds = (time.perf_counter() - start + fit.earlier_seconds) / groups
     results = []
@@ -338,9 +410,47 @@ def run_sbc_groups(
                 fit_summary(part, all_draws[group], num_draws),
                 seconds,
                 fit.earlier_seconds / groups,
+                truth[group],
+                thinned[group],
             )
         )
     return results
+
+
+def _check_quantities(
+    truth_params, fitted, parameters, inference_model, x, probe_x, probe_site, model_kwargs
+) -> None:
+    """Refuse, before any fit, quantities the run cannot compute: parameters that are no latent
+    site of both models, a probe site the inference model lacks at ``probe_x``."""
+    missing = sorted(set(fitted) - set(truth_params))
+    if missing:
+        raise ValueError(
+            f"inference_model samples {', '.join(map(repr, missing))}, which the generating "
+            f"model does not; its latent sites are {', '.join(sorted(truth_params))}"
+        )
+    unknown = sorted(set(parameters or ()) - set(fitted))
+    if unknown:
+        raise ValueError(
+            f"parameters names no latent sample site: {', '.join(map(repr, unknown))}; "
+            f"the model's are {', '.join(fitted)}"
+        )
+    if probe_x is None:
+        return
+    name = _model_name(inference_model)
+    try:
+        tr = trace(inference_model, probe_x, None, **model_kwargs)
+    except Exception as error:
+        raise ValueError(
+            f"probe_x: model {name} fails on probe inputs of shape {describe(probe_x)}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    if probe_site not in tr:
+        sites = [k for k, site in tr.items() if site["type"] in ("sample", "deterministic")]
+        raise ValueError(
+            f"probe_site must name a site of model {name} to rank at probe_x; got "
+            f"{probe_site!r}, its sites are {', '.join(sites) or 'none'} (probe_x=None ranks "
+            "no probe)"
+        )
 
 
 def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> dict[str, Any]:
@@ -416,6 +526,7 @@ def run_model_sbc_groups(
         on_progress=on_progress,
         checkpoint=checkpoint,
         observed=settings.observed,
+        probe_site=settings.probe_site,
         **spec.sbc_nuts_settings(),
         **spec.fixed_kwargs(),
     )

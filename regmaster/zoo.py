@@ -74,37 +74,66 @@ class NutsSettings:
 
 @dataclass(frozen=True)
 class SBCSettings:
-    """How a NUTS model is calibrated: design, run lengths, test quantities, CI size.
+    """How a NUTS model is calibrated: inputs, data sites, run lengths, test quantities, CI size.
 
+    ``inputs``: the model's inputs, any array (a design matrix of several covariates), a dict of
+    arrays, or nothing (``None`` with no ``num_points``: the model is called without inputs);
+    ``num_points`` instead: that many fixed points on the notebook's range [-10, 10].
+    ``observed``: the observed sample site, one name (the model is called ``model(inputs, y)``)
+    or a tuple of names (the sites are conditioned on the data; :mod:`regmaster.calling`).
     ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
-    models whose weights are not identified rank only invariant quantities: sigma, f at
-    ``probe_x`` (``None``: no deterministic site ``f`` is ranked), and the log-likelihood (always
-    ranked). The model is called as ``model(inputs, y, **kwargs)`` with ``y`` its sample site
-    ``observed``. Release size: ``--sbc-replications``.
+    models whose weights are not identified rank only invariant quantities. ``probe_x``: inputs
+    at which the site ``probe_site`` is ranked too (``None``: no probe). The log-likelihood of
+    every observed site is always ranked. Release size: ``--sbc-replications``.
     """
 
+    observed: str | tuple[str, ...] | None = None
     num_points: int | None = None
+    inputs: Any = None
     num_warmup: int = 500
     num_samples: int = 500
     num_chains: int = 2
     parameters: tuple[str, ...] | None = None
-    probe_x: tuple[float, ...] | None = (-5.0, 0.0, 5.0)
+    probe_x: Any = None
+    probe_site: str = "f"
     replications_ci: int = 200
-    inputs: tuple[float, ...] | None = None
-    observed: str = "obs"
 
     def __post_init__(self):
-        if (self.num_points is None) == (self.inputs is None):
-            raise ValueError("SBCSettings needs exactly one of num_points and inputs")
+        if self.observed is None:
+            raise ValueError(
+                "SBCSettings needs observed=, the name of the model's observed sample site "
+                "(or a tuple of names)"
+            )
+        if self.num_points is not None and self.inputs is not None:
+            raise ValueError("SBCSettings takes at most one of num_points and inputs")
 
-    def design(self) -> jax.Array:
-        """The model's inputs: ``inputs`` as given, else ``num_points`` fixed points on the
-        notebook's range [-10, 10]."""
+    def design(self):
+        """The model's inputs: ``inputs`` as arrays (a tuple of numbers as a float array), else
+        ``num_points`` fixed points on the notebook's range [-10, 10], else ``None``."""
         import jax.numpy as jnp
 
-        if self.inputs is not None:
+        if self.num_points is not None:
+            return jnp.linspace(-10.0, 10.0, self.num_points)
+        if self.inputs is None:
+            return None
+        if isinstance(self.inputs, (tuple, list)):
             return jnp.asarray(self.inputs, dtype=float)
-        return jnp.linspace(-10.0, 10.0, self.num_points)
+        return jax.tree.map(jnp.asarray, self.inputs)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (arrays as nested lists)."""
+        import numpy as np
+
+        def plain(value):
+            if isinstance(value, Mapping):
+                return {str(k): plain(v) for k, v in value.items()}
+            if isinstance(value, (tuple, list)):
+                return [plain(v) for v in value]
+            if hasattr(value, "shape"):
+                return np.asarray(value).tolist()
+            return value
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -222,6 +251,8 @@ def _deep_rff_smooth(key):
 
 
 _NOTEBOOK_NUTS = {"num_warmup": 300, "num_samples": 500}
+# The notebook's models observe "obs" and record f; SBC ranks f at three inputs.
+_NOTEBOOK_SBC = {"observed": "obs", "probe_x": (-5.0, 0.0, 5.0)}
 
 LINEAR = ModelSpec(
     name="linear",
@@ -237,7 +268,9 @@ LINEAR = ModelSpec(
         "map": "ci",
     },
     notebook=Notebook(0, 1, 0.3, "<", -0.015, fit_order=5, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(num_points=20, num_warmup=300, num_samples=300, replications_ci=200),
+    sbc=SBCSettings(
+        num_points=20, num_warmup=300, num_samples=300, replications_ci=200, **_NOTEBOOK_SBC
+    ),
     map_schedule=AdamSchedule(0.1, 1000, 5000),
     coverage_exempt="misspecified on purpose (R^2 < 0.3): nominal coverage is not expected",
 )
@@ -280,7 +313,12 @@ BNN = ModelSpec(
     convergence=NutsSettings(num_samples=500),
     # 400 draws per chain: at 200 its thinned draws were too dependent (docs/findings.md#bnn-sbc).
     sbc=SBCSettings(
-        num_points=20, num_warmup=200, num_samples=400, parameters=("sigma",), replications_ci=40
+        num_points=20,
+        num_warmup=200,
+        num_samples=400,
+        parameters=("sigma",),
+        replications_ci=40,
+        **_NOTEBOOK_SBC,
     ),
 )
 RFF_SVR = ModelSpec(
@@ -298,7 +336,9 @@ RFF_SVR = ModelSpec(
         "map": "ci",
     },
     notebook=Notebook(9, 10, 0.80, ">", 0.996, fit_order=4, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
+    sbc=SBCSettings(
+        num_points=30, num_warmup=300, num_samples=300, replications_ci=100, **_NOTEBOOK_SBC
+    ),
     map_schedule=AdamSchedule(0.1, 1000, 5000),
 )
 RFF_GP = ModelSpec(
@@ -309,7 +349,9 @@ RFF_GP = ModelSpec(
     module_key=8,
     checks={"convergence": "ci", "sbc": "ci", "r2": "ci", "r2_seeds": "ci", "coverage": "ci"},
     notebook=Notebook(11, 12, 0.80, ">", 0.996, fit_order=6, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(num_points=30, num_warmup=300, num_samples=300, replications_ci=100),
+    sbc=SBCSettings(
+        num_points=30, num_warmup=300, num_samples=300, replications_ci=100, **_NOTEBOOK_SBC
+    ),
 )
 DEEP_RFF = ModelSpec(
     name="deep_rff",
@@ -329,7 +371,12 @@ DEEP_RFF = ModelSpec(
     notebook=Notebook(14, 14, 0.70, ">", 0.995, fit_order=1, num_warmup=200, num_samples=300),
     convergence=NutsSettings(num_samples=500),
     sbc=SBCSettings(
-        num_points=20, num_warmup=200, num_samples=200, parameters=("sigma",), replications_ci=20
+        num_points=20,
+        num_warmup=200,
+        num_samples=200,
+        parameters=("sigma",),
+        replications_ci=20,
+        **_NOTEBOOK_SBC,
     ),
 )
 
@@ -421,26 +468,40 @@ def notebook_spec(name: str) -> ModelSpec:
     return REGISTRY[name]
 
 
-def resolve(name: str) -> ModelSpec:
-    """A registered entry, or a :class:`ModelSpec` named by import path ``package.module:attr``
-    (the way to hand one's own model to ``regmaster sbc``)."""
-    if ":" not in name:
-        return get_spec(name)
+def load_attribute(path: str, option: str = "model"):
+    """The object ``package.module:attr`` names; the module is imported from ``sys.path`` with
+    the current directory first (so ``examples.eight_schools:NONCENTRED`` works from the
+    repository root, and a module of one's own from its directory)."""
     import importlib
     import sys
     from pathlib import Path
 
-    module_name, _, attribute = name.partition(":")
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"{option} {path!r}: must be package.module:attribute")
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"model {name!r}: cannot import {module_name!r} ({error})") from None
-    spec = getattr(module, attribute, None)
-    if not isinstance(spec, ModelSpec):
-        found = "nothing" if spec is None else type(spec).__name__
+    except Exception as error:  # the user's module may raise anything while importing
         raise ValueError(
-            f"model {name!r}: {attribute!r} must be a regmaster ModelSpec, found {found}"
+            f"{option} {path!r}: cannot import {module_name!r} ({type(error).__name__}: "
+            f"{error}; modules are looked up from {Path.cwd()} and sys.path)"
+        ) from None
+    if not hasattr(module, attribute):
+        raise ValueError(f"{option} {path!r}: module {module_name!r} has no {attribute!r}")
+    return getattr(module, attribute)
+
+
+def resolve(name: str) -> ModelSpec:
+    """A registered entry, or a :class:`ModelSpec` named by import path ``package.module:attr``
+    (the way to hand one's own model to ``regmaster sbc``; :func:`load_attribute`)."""
+    if ":" not in name:
+        return get_spec(name)
+    spec = load_attribute(name)
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(
+            f"model {name!r}: {name.partition(':')[2]!r} must be a regmaster ModelSpec, found "
+            f"{type(spec).__name__}"
         )
     return spec

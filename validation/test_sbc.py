@@ -19,6 +19,7 @@ from regmaster.engine import clear_checkpoint
 from regmaster.plots import sbc_ecdf_figure, sbc_rank_figure
 from regmaster.sbc import SBCResult, run_model_sbc
 from regmaster.seeds import seed_from_name
+from regmaster.verdicts import MAX_SHARE_LOW_ESS, sbc_health
 from validation.cases import cases
 from validation.fitcache import shared
 
@@ -31,10 +32,6 @@ FALSE_ALARM = {
     "test_sbc_thinned_draws_are_near_independent": "a health check; 0 of 200 linear runs",
 }
 
-# Share of (replication, quantity) pairs whose bulk ESS is below the L = 99 thinned draws; above
-# it the thinned draws are not near-independent and the ranks over-disperse. 5% is a design bound
-# (a health check, not a statistical test).
-MAX_SHARE_LOW_ESS = 0.05
 
 # docs/findings.md#deep-rff-sbc-mixing; the passing variant is deep_rff_smooth.
 DEEP_RFF_MIXING = (
@@ -112,11 +109,11 @@ def test_sbc_ranks_uniform(name, backend, record, request, fit_cache, save_figur
 @pytest.mark.parametrize("name", cases("sbc", xfail={"deep_rff": DEEP_RFF_MIXING}))
 def test_sbc_thinned_draws_are_near_independent(name, backend, record, request, fit_cache):
     result = _sbc(name, backend, request.config, fit_cache)
-    share = result.fit_diagnostics["share_ess_below_num_draws"]
+    (health,) = sbc_health(result)
     record(
-        share_ess_below_num_draws=share,
+        share_ess_below_num_draws=health.value,
         threshold=MAX_SHARE_LOW_ESS,
         min_ess_bulk=result.fit_diagnostics["min_ess_bulk"],
         num_draws=result.num_draws,
     )
-    assert share <= MAX_SHARE_LOW_ESS
+    assert health.passed, health.message

@@ -113,7 +113,14 @@ def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
         spec = zoo.get_spec(name)
         settings = spec.sbc
         design = settings.design()
-        truth, _ = sbc.simulate(spec.model, jax.random.PRNGKey(0), design, 1, **spec.fixed_kwargs())
+        truth, _ = sbc.simulate(
+            spec.model,
+            jax.random.PRNGKey(0),
+            design,
+            1,
+            observed=settings.observed,
+            **spec.fixed_kwargs(),
+        )
         q = len(
             sbc.quantity_names(
                 {k: v[0] for k, v in truth.items()},

@@ -1,0 +1,102 @@
+"""How a NumPyro model is called on its inputs and its data, whatever their shapes.
+
+A model takes its inputs as one positional argument (an array of any shape, a dict or tuple of
+arrays, or nothing at all: ``inputs=None`` calls ``model(**kwargs)``). Its data reach it one of
+two ways:
+
+- a dict ``{site: value}``: each named sample site is conditioned on its value
+  (``numpyro.handlers.condition``), so a model with several observed sites, or one whose data is
+  not an argument, needs nothing else;
+- an array: passed as the model's second positional argument, ``model(inputs, y)`` (the
+  convention of ``model(x, y=None)`` with ``obs=y``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+from numpyro import handlers
+
+
+def call(model, inputs, data, **kwargs):
+    """``model`` on ``inputs`` with ``data`` observed (a site dict, an array, or ``None``)."""
+    args = () if inputs is None else (inputs,)
+    if isinstance(data, Mapping):
+        with handlers.condition(data=dict(data)):
+            return model(*args, **kwargs)
+    if data is None:
+        return model(*args, **kwargs)
+    return model(*args, data, **kwargs)
+
+
+def conditioned(model):
+    """``model`` as a function of ``(inputs, data, **kwargs)``, the form the kernels trace."""
+
+    def conditioned_model(inputs, data, **kwargs):
+        return call(model, inputs, data, **kwargs)
+
+    conditioned_model.__name__ = getattr(model, "__name__", "model")
+    return conditioned_model
+
+
+def trace(model, inputs, data=None, params=None, **kwargs):
+    """The model's trace on ``inputs`` and ``data``, with ``params`` substituted if given."""
+    seeded = handlers.seed(model, 0)
+    if params is not None:
+        seeded = handlers.substitute(seeded, params)
+    return handlers.trace(conditioned(seeded)).get_trace(inputs, data, **kwargs)
+
+
+def describe(tree) -> str:
+    """Shapes of a pytree of arrays, for messages: ``(20, 2)``, ``{a: (3,), b: ()}``, ``none``."""
+    if tree is None:
+        return "none"
+    if isinstance(tree, Mapping):
+        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in tree.items()) + "}"
+    if isinstance(tree, (tuple, list)):
+        return "(" + ", ".join(describe(v) for v in tree) + ")"
+    return str(tuple(np.shape(tree)))
+
+
+def check_finite(name: str, tree) -> None:
+    """Refuse NaN or inf anywhere in a concrete pytree of arrays, naming the argument and leaf."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        values = np.asarray(leaf)
+        if not np.issubdtype(values.dtype, np.number):
+            continue
+        bad = int(np.sum(~np.isfinite(values)))
+        if bad:
+            where = f"{name}{jax.tree_util.keystr(path)}"
+            raise ValueError(f"{where} must be finite, got {bad} NaN or inf value(s)")
+
+
+def leading_size(name: str, tree) -> int:
+    """The common length of the leading axis of every leaf, or a ``ValueError`` naming ``name``."""
+    sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in jax.tree.leaves(tree)}
+    if not sizes or -1 in sizes or len(sizes) != 1:
+        raise ValueError(
+            f"{name} must hold arrays that share a leading (replication) axis, got shapes "
+            f"{describe(tree)}"
+        )
+    return sizes.pop()
+
+
+def check_data(x, y=None):
+    """Check a model's inputs ``x`` and data ``y`` before fitting: finite everywhere; a 1-D ``x``
+    with an array ``y`` (the notebook's form) as :func:`regmaster.checks.check_inputs` does.
+    Returns them as JAX arrays (pytrees kept)."""
+    import jax.numpy as jnp
+
+    from .checks import check_inputs
+
+    if np.ndim(x) == 1 and not isinstance(x, Mapping) and not isinstance(y, Mapping):
+        return check_inputs(x, y)
+    x = None if x is None else jax.tree.map(jnp.asarray, x)
+    y = None if y is None else jax.tree.map(jnp.asarray, y)
+    check_finite("x", x)
+    check_finite("y", y)
+    return x, y
