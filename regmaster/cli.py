@@ -333,7 +333,7 @@ def _write_sbc_record(args, spec, result, verdicts) -> None:
     the thinned draws and truths beside it (``PATH.draws.npz``)."""
     import numpy as np
 
-    from .report import SCHEMA, environment
+    from .report import SCHEMA, environment, jsonable
     from .verdicts import sbc_passed
 
     passed = sbc_passed(result)
@@ -373,7 +373,7 @@ def _write_sbc_record(args, spec, result, verdicts) -> None:
         "results": [check],
         "sbc": sbc,
     }
-    _write_json(args.json, _jsonable(record))
+    _write_json(args.json, jsonable(record))
     np.savez_compressed(
         sidecar,
         quantities=np.asarray(result.quantities),
@@ -381,23 +381,6 @@ def _write_sbc_record(args, spec, result, verdicts) -> None:
         truth=result.truth,
         thinned_draws=result.thinned,
     )
-
-
-def _jsonable(value):
-    """JSON values for a record: non-finite floats as strings, NumPy scalars as numbers."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _sbc_devices(args) -> list | None:

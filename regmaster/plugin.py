@@ -16,7 +16,6 @@ Installed with the package (entry point ``pytest11``), it gives every test:
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -25,7 +24,15 @@ import numpy as np
 import pytest
 
 from . import zoo
-from .report import SCHEMA, environment, split_test_id, to_html, to_markdown, verdict_of
+from .report import (
+    SCHEMA,
+    environment,
+    jsonable,
+    split_test_id,
+    to_html,
+    to_markdown,
+    verdict_of,
+)
 from .seeds import seed_from_name
 
 _FAMILIES: list[str] = []
@@ -51,20 +58,6 @@ def seed(request) -> int:
     return seed_from_name(request.node.nodeid)
 
 
-def _jsonable(value):
-    if isinstance(value, (np.generic, jax.Array)):
-        value = np.asarray(value).tolist()
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 @pytest.fixture
 def record(request, seed):
     """``record(name=value, ...)`` keeps measured figures with this test's report."""
@@ -75,7 +68,7 @@ def record(request, seed):
 
     def _record(**figures):
         for name, value in figures.items():
-            request.node.user_properties.append((name, _jsonable(value)))
+            request.node.user_properties.append((name, jsonable(value)))
 
     return _record
 

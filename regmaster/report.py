@@ -43,6 +43,22 @@ class RecordError(ValueError):
     """A file that is not a readable run record; the message is one line naming the file."""
 
 
+def jsonable(value):
+    """``value`` as JSON values: arrays and NumPy or JAX scalars as (nested) numbers, non-finite
+    floats as strings (``"nan"``, ``"inf"``), dict keys as strings."""
+    import numpy as np
+
+    if isinstance(value, np.generic) or hasattr(value, "__array__"):  # NumPy and JAX arrays
+        value = np.asarray(value).tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def verdict_of(outcome: str) -> str:
     """The verdict of a pytest outcome (``passed``, ``xfailed``, ``failed``, ``error``, ...)."""
     return _VERDICT_OF_OUTCOME.get(outcome, "fail")

@@ -210,3 +210,17 @@ def test_bad_import_paths_are_one_line_and_exit_2(argv, message, capsys):
     assert main([*_OWN, *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_map_and_nuts_take_a_design_matrix():
+    from examples.own_models import DESIGN, regression
+    from regmaster.inference import run_map, run_nuts
+
+    X = jnp.asarray(DESIGN)
+    y = X @ jnp.array([1.0, -0.5, 0.25])
+    point = run_map(regression, jr.PRNGKey(0), X, y, num_steps=20).point()
+    assert point["beta"].shape == (3,)
+    mcmc = run_nuts(regression, jr.PRNGKey(0), X, y, num_warmup=20, num_samples=10)
+    assert mcmc.get_samples()["beta"].shape == (10, 3)
+    with pytest.raises(ValueError, match=r"x\[0, 1\] must be finite|x must be finite"):
+        run_nuts(regression, jr.PRNGKey(0), X.at[0, 1].set(jnp.nan), y, num_warmup=1, num_samples=1)
