@@ -604,7 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         metavar="PATH",
         help="directory where the run keeps its finished segments (default: "
-        "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS; removed when the run completes)",
+        "~/.cache/regmaster/runs/sbc-MODEL-nN-seedS-HASH, HASH naming everything that defines "
+        "the run; locked while in use; removed when the run completes)",
     )
     sbc.add_argument(
         "--devices",

@@ -149,7 +149,7 @@ def check_model_call(model, x, observed, model_kwargs) -> dict:
     return tr
 
 
-def log_likelihood(model, params: Draws, x, y, observed="obs", **model_kwargs) -> jax.Array:
+def log_likelihood(model, params: Draws, x, y, observed, **model_kwargs) -> jax.Array:
     """log p(y | theta) = sum over the ``observed`` sites s of sum_i log p(y_s,i | theta) at one
     parameter point; ``y`` laid out as :func:`as_data` says (a ``numpyro.factor`` elsewhere in
     the model is not part of it)."""
@@ -204,7 +204,7 @@ def quantity_values(
     parameters: Sequence[str] | None,
     probe_x=None,
     probe_site: str = "f",
-    observed="obs",
+    observed,
     **model_kwargs,
 ) -> jax.Array:
     """Scalar test quantities at one parameter point: parameter components, the probed site at
