@@ -43,6 +43,9 @@ from .sbc import SBCResult as SBCResult
 from .sbc import run_model_sbc as run_model_sbc
 from .sbc import run_sbc as run_sbc
 from .seeds import seed_from_name as seed_from_name
+from .verdicts import Verdict as Verdict
+from .verdicts import sbc_passed as sbc_passed
+from .verdicts import sbc_verdicts as sbc_verdicts
 from .zoo import MODEL_NAMES as MODEL_NAMES
 from .zoo import REGISTRY as REGISTRY
 from .zoo import AdamSchedule as AdamSchedule
