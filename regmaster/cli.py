@@ -234,7 +234,7 @@ def _run_sbc(args, spec, inference_model, replications, devices, checkpoint) -> 
 
     across_processes = bool(devices) and spans_processes(devices)
     reporter = is_reporter()
-    if args.resume and reporter and not has_checkpoint(checkpoint):
+    if args.resume and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
     if reporter and not args.resume:
         clear_checkpoint(checkpoint)
