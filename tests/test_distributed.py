@@ -52,8 +52,10 @@ def _finish(process: subprocess.Popen) -> tuple[int, str]:
 
 def _figures(path) -> dict:
     """What a run computed: verdict, per-quantity p-values, fit diagnostics (no timings)."""
-    record = json.loads(path.read_text())
-    return {key: record[key] for key in ("passed", "quantities", "diagnostics", "replications")}
+    sbc = json.loads(path.read_text())["sbc"]
+    return {
+        key: sbc[key] for key in ("passed", "quantities", "diagnostics", "replications", "ranks")
+    }
 
 
 def test_two_processes_give_the_figures_of_one_process_with_two_devices(tmp_path):
