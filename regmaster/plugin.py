@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import pytest
 
-from . import zoo
+from . import verdicts, zoo
 from .report import (
     SCHEMA,
     environment,
@@ -172,8 +172,8 @@ class Checks:
     recorded in the run record; the ``regmaster`` fixture. Each check returns its result and
     asserts nothing; the ``assert_*`` methods state the suite's claims with its thresholds."""
 
-    MAX_RHAT = 1.01
-    MIN_ESS_PER_CHAIN = 100
+    MAX_RHAT = verdicts.MAX_RHAT
+    MIN_ESS_PER_CHAIN = verdicts.MIN_ESS_PER_CHAIN
 
     def __init__(self, seed: int, record, save_figure):
         self.seed, self._record, self._save_figure = seed, record, save_figure
@@ -249,8 +249,8 @@ class Checks:
         assert worst >= self.MIN_ESS_PER_CHAIN, summary
         assert summary["divergences"] == 0, summary
 
-    Z_MEAN = 4.0  # |z| of a posterior mean; 6.3e-5 per z-score under N(0, 1)
-    Z_SD = 4.5  # |z| of a posterior sd; 6.8e-6 per z-score
+    Z_MEAN = verdicts.Z_MEAN
+    Z_SD = verdicts.Z_SD
 
     def posterior(
         self, spec, x, y, exact_mean: dict, exact_sd: dict, *, num_samples: int = 1000
@@ -290,7 +290,8 @@ class Checks:
     def assert_posterior_matches(self, result: dict) -> None:
         """Converged (R-hat < 1.01, ESS >= 400), then every |z| <= 4 (means) or 4.5 (sds)."""
         assert result["max_rhat"] < self.MAX_RHAT, result
-        assert min(result["min_ess_bulk"], result["min_ess_tail"]) >= 4 * self.MIN_ESS_PER_CHAIN
+        ess = min(result["min_ess_bulk"], result["min_ess_tail"])
+        assert ess >= verdicts.MIN_ESS_REFERENCE, result
         for name, value in result["max_abs_z"].items():
             bound = self.Z_MEAN if name.startswith("mean") else self.Z_SD
             assert value <= bound, f"{name}: |z| = {value:.2f} > {bound}"

@@ -1,4 +1,7 @@
-"""SBC verdicts: one rule for the command, the pytest plugin and the validation suite.
+"""Thresholds and verdicts: one rule for the command, the pytest plugin and the validation suite.
+
+The convergence and posterior-against-reference thresholds are defined here once and imported by
+the plugin and the suite; their measured false-alarm rates are in docs/calibration.md.
 
 An SBC run passes when its ranks are uniform (Holm over every test of every quantity at the
 run's ``alpha``) and its fits are healthy: the thinned draws ranked per replication are
@@ -9,6 +12,23 @@ they occur on correctly calibrated runs (docs/findings.md#sbc-health).
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+
+MAX_RHAT = 1.01
+"""Rank-normalised split R-hat of 4 chains must stay below this (Vehtari et al. 2021); 0 alarms
+in 20 healthy convergence runs (largest 1.0058): rate < 15% (95%, rule of three)."""
+
+MIN_ESS_PER_CHAIN = 100
+"""Bulk and tail ESS per chain must reach this (Vehtari et al. 2021); 0 in 20 (smallest 266)."""
+
+MIN_ESS_REFERENCE = 4 * MIN_ESS_PER_CHAIN
+"""Bulk and tail ESS of 4 chains before a posterior is compared with a reference."""
+
+Z_MEAN = 4.0
+"""|z| = |estimate - reference| / MCSE bound of a posterior mean: 6.3e-5 per z-score under
+N(0, 1) (docs/calibration.md#exact-posterior)."""
+
+Z_SD = 4.5
+"""|z| bound of a posterior sd (and covariance): 6.8e-6 per z-score under N(0, 1)."""
 
 MAX_SHARE_LOW_ESS = 0.05
 """Largest share of (replication, quantity) pairs whose bulk ESS is below the number of thinned

@@ -21,6 +21,7 @@ import pytest
 from regmaster import diagnostics
 from regmaster.convergence import NutsRun
 from regmaster.seeds import seed_from_name
+from regmaster.verdicts import MAX_RHAT, MIN_ESS_PER_CHAIN
 from validation.cases import cases
 from validation.fitcache import convergence_run
 
@@ -37,8 +38,6 @@ FALSE_ALARM = {
     "test_chains_are_not_copies": "<= 1.8% per run (0 of 200 linear runs, 95%)",
 }
 
-MAX_RHAT = 1.01  # 0 alarms in 20 healthy runs (largest 1.0058): rate < 15% (95%, rule of three)
-MIN_ESS_PER_CHAIN = 100  # 0 in 20 (smallest 266): < 15%
 MIN_BFMI = 0.2  # 0 in 20 (smallest 0.60): < 15%
 MAX_SATURATED = 0.01  # share of transitions at the depth limit; 0 in 20 (largest 0.05%): < 15%
 MAX_CHAIN_CORRELATION = 0.9  # |corr| of two chains' draws; chains that share randomness give 1

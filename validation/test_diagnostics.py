@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from regmaster import diagnostics
+from regmaster.verdicts import MAX_RHAT
 
 pytestmark = pytest.mark.diagnostics
 
 CHAINS, DRAWS = 4, 1000
-FLAG = 1.01  # the convergence family's R-hat threshold (validation/test_convergence.py)
+FLAG = MAX_RHAT  # the convergence family's R-hat threshold
 AR_RHO = 0.9
 AR_DRAWS = 4000  # per chain: ESS ~ 840, so the estimate's sd is ~9% of it
 ESS_RATIO = (0.5, 2.0)  # estimated / theoretical ESS; the bugs it is for are off 4x-19x

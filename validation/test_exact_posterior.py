@@ -26,6 +26,7 @@ from regmaster import diagnostics, exact
 from regmaster.data import make_sinc
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
+from regmaster.verdicts import MAX_RHAT, MIN_ESS_REFERENCE, Z_MEAN, Z_SD
 from regmaster.zoo import NutsSettings, get_spec
 
 pytestmark = pytest.mark.exact
@@ -38,13 +39,10 @@ FALSE_ALARM = {
     "test_conjugate_closed_form_matches_direct_solve": "deterministic",
 }
 
-Z_MEAN = 4.0  # 6.3e-5 per z-score under N(0, 1); measured: docs/calibration.md#exact-posterior
-Z_SD = 4.5  # sds, and the 780 covariances of rff_svr; 6.8e-6 per z-score
 # 4 chains x (500 + 2000): at 1000 draws the R-hat gate alone alarmed in 4 of 200 correct runs of
 # linear-sigma_fixed (docs/calibration.md#exact-posterior).
 RUN = NutsSettings(num_samples=2000)
-MAX_RHAT = 1.01
-MIN_ESS = 400  # bulk and tail, 4 chains: 100 per chain
+MIN_ESS = MIN_ESS_REFERENCE  # bulk and tail, 4 chains: 100 per chain
 NOISE_SD = 0.05  # the fixed sigma of the conjugate cases: the data's own noise level
 
 
