@@ -37,11 +37,15 @@ def latent(x: Float[Array, " n"]) -> Float[Array, " n"]:
     return jnp.sinc(x / jnp.pi)
 
 
+NOISE_SD = 0.05
+"""The notebook's observation noise sd: the sinc data's default ``noise``."""
+
+
 def make_sinc(
     seed: int = NOTEBOOK_SEED,
     *,
     n_train: int = 100,
-    noise: float = 0.05,
+    noise: float = NOISE_SD,
     low: float = -10.0,
     high: float = 10.0,
     n_test: int = 400,

@@ -48,8 +48,10 @@ FALSE_ALARM = {
 }
 
 LEVEL = 0.95
-N_POINTS = 400
-BINOMIAL_SD = float(np.sqrt(LEVEL * (1 - LEVEL) / N_POINTS))  # 0.0109: fresh noise, given a fit
+COVERAGE_POINTS = 400
+BINOMIAL_SD = float(
+    np.sqrt(LEVEL * (1 - LEVEL) / COVERAGE_POINTS)
+)  # 0.0109: fresh noise, given a fit
 FIT_SD = 0.020  # sd of p_bar over 11 dataset seeds, the largest among the NUTS models
 TOLERANCE = 4 * float(np.hypot(BINOMIAL_SD, FIT_SD))  # 0.091; false alarm ~6e-5 per model
 # Entries whose interval makes no 95% claim (``ModelSpec.coverage_exempt``) must still not be
@@ -74,7 +76,7 @@ def test_predictive_interval_covers_fresh_observations(model, backend, seed, fit
         statistic="share of fresh observations inside the 95% predictive interval",
         value=coverage,
         expected_given_fit=float(np.mean(p)),
-        binomial_sd_given_fit=float(np.sqrt(np.sum(p * (1 - p))) / N_POINTS),
+        binomial_sd_given_fit=float(np.sqrt(np.sum(p * (1 - p))) / COVERAGE_POINTS),
         threshold=f"C >= {EXEMPT_FLOOR}" if exempt else f"|C - {LEVEL}| <= {TOLERANCE:.3f}",
         margin=coverage - EXEMPT_FLOOR if exempt else TOLERANCE - gap,
         exempt=exempt,

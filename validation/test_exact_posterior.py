@@ -23,7 +23,7 @@ import pytest
 from numpyro.handlers import condition
 
 from regmaster import diagnostics, exact
-from regmaster.data import make_sinc
+from regmaster.data import NOISE_SD, make_sinc  # the conjugate cases fix sigma at it
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
 from regmaster.verdicts import MAX_RHAT, MIN_ESS_REFERENCE, Z_MEAN, Z_SD
@@ -43,7 +43,6 @@ FALSE_ALARM = {
 # linear-sigma_fixed (docs/calibration.md#exact-posterior).
 RUN = NutsSettings(num_samples=2000)
 MIN_ESS = MIN_ESS_REFERENCE  # bulk and tail, 4 chains: 100 per chain
-NOISE_SD = 0.05  # the fixed sigma of the conjugate cases: the data's own noise level
 
 
 class Case(NamedTuple):

@@ -32,7 +32,7 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
 
 from regmaster import exact
-from regmaster.data import make_sinc
+from regmaster.data import NOISE_SD, make_sinc  # the ridge check fixes sigma at it
 from regmaster.inference import decaying_adam, run_map
 from regmaster.nn import LinearRegressor
 from regmaster.seeds import seed_from_name
@@ -60,7 +60,6 @@ THETA_TOL = 1e-6  # |theta_AutoDelta - theta_ref|_inf; achieved 3e-10 (CRITERIA 
 GRAD_TOL = 1e-6  # |grad log p| at the AutoDelta point; achieved 7e-13
 OBJECTIVE_TOL = 1e-10  # (log p(theta_ref) - log p(theta_AutoDelta)) / |log p(theta_AutoDelta)|
 RIDGE_TOL = 1e-8  # closed form (the figure)
-NOISE_SD = 0.05  # fixed sigma of the ridge check: the data's own noise level
 
 # docs/findings.md#mlp-map-adam; the Adam schedules are the registry's (ModelSpec.map_schedule).
 XFAIL = {

@@ -234,7 +234,7 @@ def test_hoeffding_pointwise_bound(lengthscale, backend, seed, record):
             assert np.all(counts <= limit), (variant, beta, counts, limit)
 
 
-N_POINTS = 50
+GRID_POINTS = 50
 D_UNIFORM = 1024
 UNIFORM_DRAWS = 40
 
@@ -243,7 +243,7 @@ def grid_points(lengthscale: float):
     """n points spanning 12 lengthscales, symmetric about 0 (pairs (x, -x) have x + x' = 0, where a
     phase shared by all features cannot average out). Errors on l * u under lengthscale l have the
     law of errors on u under lengthscale 1, so every statistic below has one law for every l."""
-    return lengthscale * jnp.linspace(-6.0, 6.0, N_POINTS)
+    return lengthscale * jnp.linspace(-6.0, 6.0, GRID_POINTS)
 
 
 UNIFORM_DELTA = 1e-6
@@ -252,7 +252,7 @@ UNIFORM_DELTA = 1e-6
 @pytest.mark.parametrize("lengthscale", [0.5, 2.5])
 def test_uniform_error_on_finite_set_below_union_bound(lengthscale, backend, seed, record):
     x = grid_points(lengthscale)
-    n_pairs = N_POINTS * (N_POINTS + 1) // 2
+    n_pairs = GRID_POINTS * (GRID_POINTS + 1) // 2
     keys = jr.split(jr.PRNGKey(seed), 2)
     for variant, key in zip(FEATURE_MAPS, keys, strict=True):
         eps = uniform_error_bound(n_pairs, D_UNIFORM, UNIFORM_DELTA, variant)
@@ -484,7 +484,7 @@ def test_rff_report_plot(backend, seed, record, save_figure):
 
     lengthscale = 2.5
     x = grid_points(lengthscale)
-    n_pairs = N_POINTS * (N_POINTS + 1) // 2
+    n_pairs = GRID_POINTS * (GRID_POINTS + 1) // 2
     k_rate, k_gp = jr.split(jr.PRNGKey(seed))
     mean_max = [
         max_error_draws("cos_phase", D, lengthscale, x, jr.split(k, RATE_DRAWS)).mean()
