@@ -13,6 +13,17 @@ from examples.own_models import (
     two_sites_narrow_prior,
 )
 
+FALSE_ALARM = {
+    "test_a_regression_on_three_covariates_is_calibrated": "<= 0.01 (Holm); health 0 of 200 "
+    "linear runs (docs/calibration.md)",
+    "test_a_model_with_two_observed_sites_is_calibrated": "<= 0.01 (Holm); health as above",
+    "test_a_regression_on_a_design_matrix_converges_on_data": "< 15% per run (convergence "
+    "family: 0 of 20 healthy runs alarmed, docs/calibration.md)",
+    "test_a_two_site_model_converges_on_data": "< 15% per run (as above)",
+}
+# Power: each twin's prior on the slopes is N(0, 0.3^2) where the data come from N(0, 1); at
+# seed 0 through the command the twins are rejected at Holm p 9.5e-70 and 6.9e-13.
+
 
 def test_a_regression_on_three_covariates_is_calibrated(regmaster):
     result = regmaster.sbc(REGRESSION)

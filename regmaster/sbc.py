@@ -350,17 +350,13 @@ def run_sbc_groups(
 
     # The truth's quantities before any fit: an error in them costs no fitting.
     truth = jax.jit(jax.vmap(quantities))({k: truth_params[k] for k in fitted}, y)
-    probe_size = None
-    if probe_x is not None:
-        one = {k: v[0] for k, v in truth_params.items() if k in fitted}
-        probe_size = int(
-            np.size(deterministic_site(inference_model, one, probe_x, probe_site, **model_kwargs))
-        )
+    one = {k: v[0] for k, v in truth_params.items() if k in fitted}
+    ranked = len(quantity_names(one, parameters=parameters))  # parameter components and loglik
     names = quantity_names(
-        {k: v[0] for k, v in truth_params.items() if k in fitted},
+        one,
         parameters=parameters,
         probe_x=probe_x,
-        probe_size=probe_size,
+        probe_size=truth.shape[1] - ranked,  # the probed site's components
         probe_site=probe_site,
     )
     fit = fit_batched(
