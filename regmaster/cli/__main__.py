@@ -1,0 +1,7 @@
+"""``python -m regmaster.cli``: the ``regmaster`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,151 @@
+"""What the subcommands share: the argument parser, model names, output checks and files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import zoo
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        """Print ``PROG: error: MESSAGE`` on stderr and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def model_names(values: list[str]) -> list[str]:
+    """The model names ``--model`` gives, in order and each once.
+
+    Parameters
+    ----------
+    values : list of str
+        The option's values: names, comma-separated names or ``all`` (the notebook's models).
+
+    Returns
+    -------
+    list of str
+        The names; :class:`ValueError` names an unknown model or an empty selection.
+    """
+    names: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name == "all":
+                names.extend(zoo.MODEL_NAMES)
+            elif name:
+                zoo.notebook_spec(name)  # raises ValueError naming the unknown model
+                names.append(name)
+    if not names:
+        raise ValueError("--model needs at least one model name or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def non_negative_int(text: str) -> int:
+    """An option's value as an integer >= 0 (an argparse ``type``).
+
+    Parameters
+    ----------
+    text : str
+        The value as given on the command line.
+
+    Returns
+    -------
+    int
+        The value; :class:`argparse.ArgumentTypeError` says what is wrong with it.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path``, making its directory first.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    text : str
+        Its contents.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Write ``payload`` to ``path`` as indented JSON with a final newline.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    payload : dict
+        JSON values.
+    """
+    write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+def say(message: str, quiet: bool, always: bool = False) -> None:
+    """A progress line on stderr, unless ``quiet`` (``always`` prints it regardless).
+
+    Parameters
+    ----------
+    message : str
+        The line.
+    quiet : bool
+        Whether ``--quiet`` was given.
+    always : bool, optional
+        Print even when quiet (a warning).
+    """
+    if always or not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def check_output(option: str, path: str | None, directory: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any computing: the directories are
+    made and a file is opened for appending (and removed again if it did not exist).
+
+    Parameters
+    ----------
+    option : str
+        The option that named the path, for the message.
+    path : str or None
+        The path; nothing is checked when it is empty.
+    directory : bool, optional
+        Whether the path is a directory to write files in.
+
+    Raises
+    ------
+    ValueError
+        The path cannot be written, in one line naming the option and the reason.
+    """
+    if not path:
+        return
+    target = Path(path)
+    try:
+        if directory:
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / ".regmaster-write-test"
+        else:
+            if target.is_dir():
+                raise IsADirectoryError(21, "is a directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            probe = target
+        existed = probe.exists()
+        with open(probe, "a"):
+            pass
+        if not existed:
+            probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"{option} {path}: cannot write there ({error.strerror or error})"
+        ) from None
