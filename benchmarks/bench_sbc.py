@@ -39,6 +39,7 @@ os.environ.setdefault(
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import jax.random as jr  # noqa: E402
+from _engine_loops import batched_chains, one_chain, uniform_initial_points  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from regmaster import engine as nuts_engine  # noqa: E402
@@ -143,9 +144,9 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     runner = nuts_engine.chain_runner(
         spec.model, x, y[0], num_warmup=warmup, num_samples=samples, **nuts, **kwargs
     )
-    one_chain, template = runner.one_chain, runner.template
-    run_replication = jax.jit(jax.vmap(one_chain, in_axes=(0, None, 0)))
-    z0 = nuts_engine.uniform_initial_points(jr.PRNGKey(2), template, n * chains)
+    chain, template = partial(one_chain, runner), runner.template
+    run_replication = jax.jit(jax.vmap(chain, in_axes=(0, None, 0)))
+    z0 = uniform_initial_points(jr.PRNGKey(2), template, n * chains)
     keys = jr.split(jr.PRNGKey(3), n * chains).reshape(n, chains, -1)
 
     def run_kernel_loop(first: int, stop: int) -> float:
@@ -163,7 +164,7 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     progress("loop/kernel (scaled)", kernel_loop)
 
     if not targets_only:
-        executions, labels = execution_alone(one_chain, template, y, chains, devices, split)
+        executions, labels = execution_alone(chain, template, y, chains, devices, split)
         kernel_loop_run = run_kernel_loop(0, j) * n / j
         progress("execution, loop/kernel (scaled)", kernel_loop_run)
 
@@ -250,19 +251,19 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     )
 
 
-def execution_alone(one_chain, template, y, chains: int, devices: list, split: bool):
+def execution_alone(chain, template, y, chains: int, devices: list, split: bool):
     """Seconds of the engine's compiled program alone (compiled before it is timed) in its own
     layout (the platform's lanes per step), the other layout and, if ``split``, over every
     device; with ``(index, label)`` of each."""
     n = y.shape[0]
-    z_all = nuts_engine.uniform_initial_points(jr.PRNGKey(4), template, n * chains)
+    z_all = uniform_initial_points(jr.PRNGKey(4), template, n * chains)
     y_rows, keys_all = jnp.repeat(y, chains, axis=0), jr.split(jr.PRNGKey(5), n * chains)
     lanes = nuts_engine.default_lanes_per_step(devices[0].platform, n * chains)
     other_lanes = nuts_engine.LANES_PER_STEP if lanes != nuts_engine.LANES_PER_STEP else n * chains
     layouts = [(lanes, None), (other_lanes, None)] + ([(lanes, devices)] if split else [])
     executions, labels = [], []
     for per_step, on in layouts:
-        batched = nuts_engine.batched_chains(one_chain, lanes_per_step=per_step, devices=on)
+        batched = batched_chains(chain, lanes_per_step=per_step, devices=on)
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
         start = time.perf_counter()
         jax.block_until_ready(batched(z_all, y_rows, keys_all))
