@@ -26,6 +26,7 @@ from . import diagnostics, stats, zoo
 from .calling import check_finite, conditioned, describe, trace
 from .checks import check_positive_int
 from .engine import BatchedFit, Draws, fit_batched, host_rng, latent_transforms
+from .verdicts import RHAT, SBC_ALPHA
 
 
 class SBCResult(NamedTuple):
@@ -288,7 +289,7 @@ def run_sbc_groups(
     num_draws: int = 99,
     target_accept_prob: float = 0.8,
     max_tree_depth: int = 10,
-    alpha: float = 0.01,
+    alpha: float = SBC_ALPHA.value,
     name: str | None = None,
     devices=None,
     on_progress=None,
@@ -470,7 +471,7 @@ def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> 
     if fit.diverging.shape[1] >= 2:
         rhat = diagnostics.rhat(draws)
         summary["max_rhat"] = float(np.nanmax(rhat))
-        summary["share_rhat_above_1_01"] = float(np.mean(rhat > 1.01))
+        summary["share_rhat_above_1_01"] = float(np.mean(rhat > RHAT.value))
     return summary
 
 
@@ -490,7 +491,7 @@ def run_model_sbc_groups(
     groups: int = 1,
     num_replications: int | None = None,
     seed: int = 0,
-    alpha: float = 0.01,
+    alpha: float = SBC_ALPHA.value,
     inference_model=None,
     devices=None,
     on_progress=None,

@@ -35,7 +35,7 @@ def test_a_wrong_prior_scale_is_caught_by_the_posterior_check(regmaster):
         name="wide", title="wide", model=_normal_mean, static_kwargs={"prior_sd": 0.5}
     )
     result = regmaster.posterior(wrong, X, Y, {"mu": EXACT_MEAN}, {"mu": EXACT_VAR**0.5})
-    with pytest.raises(AssertionError, match="mean mu"):
+    with pytest.raises(AssertionError, match="mu_mean"):
         regmaster.assert_posterior_matches(result)
 
 

@@ -14,13 +14,17 @@ SBC = "validation/test_sbc.py::test_sbc_ranks_uniform"
 
 
 def _record() -> dict:
-    def result(test, outcome, family, model, **figures):
+    def result(test, outcome, family, model, verdicts=(), **figures):
         return {
             "test": test,
             "family": family,
             "model": model,
             "outcome": outcome,
             "figures": figures,
+            "verdicts": [
+                {"name": name, "passed": passed, "value": value, "bound": bound}
+                for name, passed, value, bound in verdicts
+            ],
         }
 
     return {
@@ -33,6 +37,7 @@ def _record() -> dict:
                 "passed",
                 "r2",
                 "bnn",
+                verdicts=[("r2_threshold", True, 0.994, "> 0.7")],
                 statistic="R^2 of the predictive mean",
                 value=0.994,
                 margin=0.294,
@@ -43,6 +48,7 @@ def _record() -> dict:
                 "passed",
                 "sbc",
                 "linear",
+                verdicts=[("ranks", True, 0.8, 0.01)],
                 min_holm_pvalue=0.8,
                 divergent_transitions=0,
             ),
@@ -85,11 +91,23 @@ def test_a_check_that_passed_and_fails_now_is_a_regression():
     current = _record()
     _find(current, f"{SBC}[linear-cpu]").update(outcome="failed")
     _find(current, f"{SBC}[linear-cpu]")["figures"].update(min_holm_pvalue=0.004)
+    _find(current, f"{SBC}[linear-cpu]")["verdicts"][0].update(passed=False, value=0.004)
     changes = report.compare(_record(), current)
     assert {(c.what, c.regression) for c in changes} == {
         ("verdict", True),
-        ("SBC min Holm p-value", True),
+        ("ranks verdict", True),
     }
+
+
+def test_a_verdict_of_a_baseline_without_verdicts_held_if_its_check_passed():
+    baseline = _record()
+    for result in baseline["results"]:
+        del result["verdicts"]  # a record written before verdicts were kept
+    current = _record()
+    _find(current, f"{SBC}[linear-cpu]").update(outcome="failed")
+    _find(current, f"{SBC}[linear-cpu]")["verdicts"][0].update(passed=False, value=0.004)
+    changes = {(c.test, c.what) for c in report.compare(baseline, current) if c.regression}
+    assert changes == {(f"{SBC}[linear-cpu]", "verdict"), (f"{SBC}[linear-cpu]", "ranks verdict")}
 
 
 def test_new_divergences_and_missing_checks_are_regressions_a_fixed_failure_is_not():

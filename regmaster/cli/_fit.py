@@ -7,6 +7,7 @@ import sys
 import time
 
 from .. import zoo
+from ..data import NOISE_SD
 from ._common import check_output, model_names, non_negative_int, write_json
 
 
@@ -40,7 +41,7 @@ def add_parser(subparsers) -> None:
         help="data and key seed; 666 is the notebook's (default 666)",
     )
     fit.add_argument("--n-train", type=int, default=100, help="training points (default 100)")
-    fit.add_argument("--noise", type=float, default=0.05, help="noise sd (default 0.05)")
+    fit.add_argument("--noise", type=float, default=NOISE_SD, help="noise sd (default %(default)s)")
     fit.add_argument(
         "--jobs",
         type=int,

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import zoo
+from .. import verdicts, zoo
 from ._common import check_output, non_negative_int, say, write_json
 
 MIN_USEFUL_REPLICATIONS = 100
@@ -66,8 +66,8 @@ def _add_run_options(sbc) -> None:
     sbc.add_argument(
         "--alpha",
         type=float,
-        default=0.01,
-        help="family-wise false-alarm rate of the verdict (default 0.01)",
+        default=verdicts.SBC_ALPHA.value,
+        help="family-wise false-alarm rate of the verdict (default %(default)s)",
     )
 
 

@@ -5,10 +5,10 @@ its test id, family, model, backend, outcome, verdict and recorded figures. Verd
 ``finding`` (a strict xfail: a documented inference problem, docs/findings.md); ``fail``; ``skip``.
 
 :func:`compare` lists every check whose verdict changed or whose key figure moved past the
-tolerances of :data:`TOLERANCES`; a change that makes the current run worse is a regression.
+tolerances of :mod:`regmaster.verdicts`; a change that makes the current run worse is a regression.
 """
 
-from ._policy import TIMING_FIGURES, TOLERANCES, Change, compare, diff
+from ._policy import TIMING_FIGURES, Change, compare, diff
 from ._provenance import PACKAGES, environment
 from ._record import (
     SCHEMA,
@@ -31,7 +31,6 @@ __all__ = [
     "PACKAGES",
     "SCHEMA",
     "TIMING_FIGURES",
-    "TOLERANCES",
     "VERDICTS",
     "Change",
     "RecordError",

@@ -6,13 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import verdicts
 from ._record import _number, results_by_test, verdict_of
-
-TOLERANCES = {
-    "r2_margin": 0.01,  # R² may lose at most this much distance from its notebook threshold
-    "sbc_alpha": 0.01,  # an SBC verdict's smallest Holm-adjusted p-value must stay above it
-}
-"""How far a key figure may move before :func:`compare` calls it a regression."""
 
 
 @dataclass(frozen=True)
@@ -31,12 +26,14 @@ class Change:
 
 
 def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Change]:
-    """Every check whose verdict changed or whose key figure moved past :data:`TOLERANCES`.
+    """Every check whose verdict changed or whose key figure moved past its tolerance.
 
-    Regressions: a check of the baseline missing now; a verdict that was ``pass`` and is no longer,
-    or ``finding`` and is now ``fail``; R² closer to its threshold by more than 0.01; an SBC
-    verdict whose smallest Holm p-value falls to alpha or below; divergences where there were none;
-    an SBC health share over its bound where it was within.
+    Regressions: a check of the baseline missing now; a check that was ``pass`` and is no longer,
+    or ``finding`` and is now ``fail``; each named verdict (:mod:`regmaster.verdicts`: ``rhat``,
+    ``ranks``, ``share_ess_below_num_draws``, ...) that held and no longer does; the
+    ``r2_threshold`` verdict's margin shrunk by more than :data:`regmaster.verdicts.R2_MARGIN_LOSS`;
+    divergent SBC transitions where there were none. A baseline written before verdicts were
+    recorded counts every verdict of a passed check as held.
     """
     before, after = results_by_test(baseline), results_by_test(current)
     changes = []
@@ -49,38 +46,45 @@ def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Cha
         if v_old != v_new:
             worse = (v_old == "pass") or (v_old == "finding" and v_new == "fail")
             changes.append(Change(test, "verdict", v_old, v_new, worse))
-        changes.extend(_figure_changes(test, old.get("figures", {}), new.get("figures", {})))
+        changes.extend(_verdict_changes(test, old, new))
+        changes.extend(_figure_changes(test, old, new))
     for test in after.keys() - before.keys():
         v_new = verdict_of(after[test]["outcome"])
         changes.append(Change(test, "verdict", None, v_new, v_new == "fail"))
     return sorted(changes, key=lambda c: (not c.regression, c.test, c.what))
 
 
-def _figure_changes(test: str, old: Mapping, new: Mapping) -> list[Change]:
+def _verdicts(result: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | None:
+    recorded = result.get("verdicts")
+    return None if recorded is None else {v["name"]: v for v in recorded}
+
+
+def _held(result: Mapping[str, Any], name: str) -> bool | None:
+    """Whether verdict ``name`` held in ``result``; None where the result does not say."""
+    recorded = _verdicts(result)
+    if recorded is None:  # a record from before verdicts were kept
+        return True if result.get("outcome") == "passed" else None
+    return recorded[name]["passed"] if name in recorded else None
+
+
+def _verdict_changes(test: str, old: Mapping, new: Mapping) -> list[Change]:
     changes = []
-    if old.get("statistic") == "R^2 of the predictive mean":
+    for name, verdict in (_verdicts(new) or {}).items():
+        if not verdict["passed"] and _held(old, name):
+            changes.append(Change(test, f"{name} verdict", "held", verdict["value"], True))
+    return changes
+
+
+def _figure_changes(test: str, old_result: Mapping, new_result: Mapping) -> list[Change]:
+    old, new = old_result.get("figures", {}), new_result.get("figures", {})
+    changes = []
+    if "r2_threshold" in (_verdicts(new_result) or {}):
         a, b = _number(old.get("margin")), _number(new.get("margin"))
-        if a is not None and b is not None and a - b > TOLERANCES["r2_margin"]:
+        if a is not None and b is not None and not verdicts.R2_MARGIN_LOSS.holds(a - b):
             changes.append(Change(test, "R^2 margin", round(a, 4), round(b, 4), True))
-    a, b = _number(old.get("min_holm_pvalue")), _number(new.get("min_holm_pvalue"))
-    alpha = TOLERANCES["sbc_alpha"]
-    if a is not None and b is not None and a > alpha >= b:
-        changes.append(Change(test, "SBC min Holm p-value", a, b, True))
-    for key in ("divergent_transitions",):
-        a, b = _number(old.get(key)), _number(new.get(key))
-        if a == 0 and b is not None and b > 0:
-            changes.append(Change(test, key, int(a), int(b), True))
-    if old.get("statistic") == "divergent transitions":
-        a, b = _number(old.get("value")), _number(new.get("value"))
-        if a == 0 and b is not None and b > 0:
-            changes.append(Change(test, "divergent transitions", 0, int(b), True))
-    a, b = (
-        _number(old.get("share_ess_below_num_draws")),
-        _number(new.get("share_ess_below_num_draws")),
-    )
-    bound = _number(new.get("threshold"))
-    if a is not None and b is not None and bound is not None and a <= bound < b:
-        changes.append(Change(test, "share of draws with low ESS", a, b, True))
+    a, b = _number(old.get("divergent_transitions")), _number(new.get("divergent_transitions"))
+    if a == 0 and b is not None and b > 0:
+        changes.append(Change(test, "divergent_transitions", int(a), int(b), True))
     return changes
 
 
