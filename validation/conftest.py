@@ -1,6 +1,7 @@
 """pytest configuration of the validation suite.
 
-- markers, one per family, registered strictly (``--strict-markers`` in pyproject.toml);
+- markers, one per family (:mod:`regmaster.families`, registered by the plugin), strictly
+  (``--strict-markers`` in pyproject.toml);
 - options: ``--sbc-replications``, ``--release``;
 - ``backend``: every check that runs inference is parametrized over ``cpu`` and ``gpu``; ``gpu``
   skips with the reason when JAX sees no GPU;
@@ -17,21 +18,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from regmaster.plugin import set_families
 from regmaster.runtime import configure, default_cache_dir
-
-MARKERS = {
-    "convergence": "R-hat, ESS, divergences, E-BFMI, tree depth through ArviZ",
-    "diagnostics": "R-hat, ESS and MCSE on chains with a known answer",
-    "exact": "NUTS against a closed-form or quadrature posterior",
-    "map": "AutoDelta against closed-form and independent optima",
-    "r2": "the notebook's R^2 thresholds and their robustness over data seeds",
-    "coverage": "posterior-predictive interval coverage of fresh observations",
-    "sbc": "simulation-based calibration",
-    "rff": "random Fourier features against the exact RBF kernel",
-    "slow": "the heaviest checks (minutes each on 2 cores)",
-    "release": "release-gate checks too heavy for CI (tens of minutes each); run with --release",
-}
 
 # Replications per SBC test for a release; the CI default is each entry's
 # ``SBCSettings.replications_ci``, sized for the 45-minute CI budget on 2 cores.
@@ -75,8 +62,7 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):  # the markers are registered by the root conftest.py
-    set_families(config, [m for m in MARKERS if m not in ("slow", "release")])
+def pytest_configure(config):  # the family markers are registered by regmaster's plugin
     # Every process (each xdist worker too) reads and writes the compiled programs there; a
     # program compiles to the same executable either way, so the figures do not change.
     where = config.getoption("--xla-cache")

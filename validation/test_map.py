@@ -1,4 +1,4 @@
-"""MAP by SVI + AutoDelta against closed-form and independent optima (CRITERIA section 2).
+"""MAP by SVI + AutoDelta against closed-form and independent optima.
 
 AutoDelta + Trace_ELBO maximises log p(theta, y) over the *constrained* values, with no Jacobian
 term (the delta guide has log q = 0; SVI maps its parameters through ``biject_to``). References:
@@ -11,9 +11,9 @@ term (the delta guide has log q = 0; SVI maps its parameters through ``biject_to
   the log joint beyond tolerance.
 
 These are optimisation checks, deterministic given the seed: no false-alarm rate in the
-statistical sense. Tolerances (float64) are those achieved in CRITERIA section 2 with margin
+statistical sense. Tolerances (float64, :mod:`regmaster.verdicts`) are those achieved with margin
 (docs/calibration.md#map). Optimiser: Adam with a rate halving every 1000 steps from 0.1, since
-Adam at a constant rate reaches the optimum and drifts off it again (CRITERIA section 2 trap).
+Adam at a constant rate reaches the optimum and drifts off it again (docs/calibration.md#map).
 """
 
 from __future__ import annotations
@@ -32,34 +32,18 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
 
 from regmaster import exact
-from regmaster.data import NOISE_SD, make_sinc  # the ridge check fixes sigma at it
+from regmaster.data import make_sinc
 from regmaster.inference import decaying_adam, run_map
-from regmaster.nn import LinearRegressor
 from regmaster.seeds import seed_from_name
+from regmaster.verdicts import MAP_GRAD, MAP_OBJECTIVE, MAP_THETA, map_point
 from regmaster.zoo import get_spec
 from validation.cases import cases
+from validation.claims.map import ridge_gap
+from validation.claims.rates import FALSE_ALARM  # noqa: F401  (read by the plugin)
 from validation.fitcache import shared
 
 pytestmark = pytest.mark.map
 
-# Optimisation checks, deterministic given the seed.
-FALSE_ALARM = {
-    "test_autodelta_equals_ridge_closed_form": "deterministic given the seed; 0 of 200 seeds",
-} | {
-    name: "deterministic given the seed"
-    for name in (
-        "test_autodelta_equals_constrained_map",
-        "test_delta_guide_is_stationary_at_constrained_map",
-        "test_dropout_at_rate_0_has_the_mlp_log_density",
-        "test_dropout_at_rate_0_autodelta_equals_mlp_map",
-        "test_rff_gp_has_no_map",
-    )
-}
-
-THETA_TOL = 1e-6  # |theta_AutoDelta - theta_ref|_inf; achieved 3e-10 (CRITERIA section 2)
-GRAD_TOL = 1e-6  # |grad log p| at the AutoDelta point; achieved 7e-13
-OBJECTIVE_TOL = 1e-10  # (log p(theta_ref) - log p(theta_AutoDelta)) / |log p(theta_AutoDelta)|
-RIDGE_TOL = 1e-8  # closed form (the issue's figure)
 
 # docs/findings.md#mlp-map-adam; the Adam schedules are the registry's (ModelSpec.map_schedule).
 XFAIL = {
@@ -128,29 +112,15 @@ def _find_reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMa
     return exact.newton_polish(model, ref.params, *args, **kwargs)
 
 
-def test_autodelta_equals_ridge_closed_form(backend, seed, record):
-    """Linear model, sigma fixed: AutoDelta = (Phi'Phi/s^2 + I)^-1 Phi'y/s^2 to 1e-8 (float64)."""
-    spec = get_spec("linear")
-    data = make_sinc()
-    model = handlers.condition(spec.model, {"sigma": NOISE_SD})
-    fit = run_map(
-        model,
-        jax.random.PRNGKey(seed),
-        data.x_train,
-        data.y_train,
-        num_steps=5000,
-        optimizer=decaying_adam(0.1, 1000),
-        **spec.kwargs(data.model_keys),
-    )
-    features = LinearRegressor(spec.static_kwargs["degree"]).features(data.x_train)
-    ridge = exact.ridge_map(features, data.y_train, noise_sd=NOISE_SD)
-    gap = float(np.max(np.abs(np.asarray(fit.point()["w"]) - ridge)))
-    record(statistic="|w_AutoDelta - w_ridge|_inf", value=gap, threshold=RIDGE_TOL)
-    assert gap <= RIDGE_TOL
+def test_autodelta_equals_ridge_closed_form(backend, seed, record, check):
+    """Linear model, sigma fixed: AutoDelta = (Phi'Phi/s^2 + I)^-1 Phi'y/s^2 to ``MAP_RIDGE``."""
+    figures, verdict = ridge_gap(seed)
+    record(**figures)
+    check(verdict)
 
 
 @pytest.mark.parametrize("map_model", cases("map", xfail=XFAIL))
-def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record):
+def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record, check):
     """AutoDelta point = independent constrained optimum; stationary; not improvable."""
     model, args, kwargs = _model_args(map_model)
     point = _autodelta_point(map_model, backend, fit_cache)
@@ -167,17 +137,26 @@ def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record)
         log_joint=log_p,
         reference_log_joint=ref.log_joint,
         reference_grad_norm=ref.grad_norm,
-        threshold={"theta": THETA_TOL, "grad": GRAD_TOL, "objective": OBJECTIVE_TOL},
+        threshold={
+            "theta": MAP_THETA.value,
+            "grad": MAP_GRAD.value,
+            "objective": MAP_OBJECTIVE.value,
+        },
         fit_seed=_fit_seed(map_model, backend),
     )
-    assert ref.grad_norm <= GRAD_TOL, f"reference not converged: {ref.grad_norm:.2e}"
-    assert grad <= GRAD_TOL, f"AutoDelta point not stationary: |grad| {grad:.2e}"
-    assert objective_gap <= OBJECTIVE_TOL, f"reference improves log p by {objective_gap:.2e}"
-    assert theta_gap <= THETA_TOL, f"|theta - theta_ref|_inf = {theta_gap:.2e}"
+    check(
+        *map_point(
+            theta_gap=theta_gap,
+            grad_norm=grad,
+            objective_gap=objective_gap,
+            reference_grad_norm=ref.grad_norm,
+            what=map_model,
+        )
+    )
 
 
 @pytest.mark.parametrize("map_model", cases("map"))
-def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_cache, record):
+def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_cache, record, check):
     """At the reference constrained optimum theta*, the AutoDelta loss is -log p(theta*) and its
     gradient in SVI's unconstrained coordinates vanishes (a log-Jacobian term, as in
     AutoLaplaceApproximation, would leave d/d log sigma = -1 there)."""
@@ -190,11 +169,20 @@ def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_ca
         grad_norm=grad,
         loss_gap=loss_gap,
         reference_grad_norm=ref.grad_norm,
-        threshold={"grad": GRAD_TOL, "loss": OBJECTIVE_TOL},
+        threshold={"grad": MAP_GRAD.value, "loss": MAP_OBJECTIVE.value},
     )
-    assert ref.grad_norm <= GRAD_TOL, f"reference not converged: {ref.grad_norm:.2e}"
-    assert loss_gap <= OBJECTIVE_TOL
-    assert grad <= GRAD_TOL
+    check(
+        *map_point(
+            grad_norm=grad,
+            objective_gap=loss_gap,
+            reference_grad_norm=ref.grad_norm,
+            what=map_model,
+        )
+    )
+
+
+SAME_LOG_DENSITY = 1e-14  # relative; the two models compute one log density (float64)
+SAME_TRAJECTORY = 1e-10  # |theta_dropout(0) - theta_mlp|_inf: one optimiser path, rounding apart
 
 
 def _mlp_models():
@@ -219,9 +207,11 @@ def test_dropout_at_rate_0_has_the_mlp_log_density(backend, seed, record):
         b = exact.log_joint_fn(drop, *args)(params)
         gaps.append(float(jnp.abs(a - b) / jnp.abs(a)))
     record(
-        statistic="max relative |log p_dropout(0) - log p_mlp|", value=max(gaps), threshold=1e-14
+        statistic="max relative |log p_dropout(0) - log p_mlp|",
+        value=max(gaps),
+        threshold=SAME_LOG_DENSITY,
     )
-    assert max(gaps) <= 1e-14
+    assert max(gaps) <= SAME_LOG_DENSITY
 
 
 def _autodelta_from(model, init: dict, args, steps: int) -> dict:
@@ -233,7 +223,7 @@ def _autodelta_from(model, init: dict, args, steps: int) -> dict:
 
 def test_dropout_at_rate_0_autodelta_equals_mlp_map(backend, seed, record):
     """From the same initial point and optimiser, AutoDelta on the dropout MLP at p = 0 follows the
-    MLP's trajectory: same point after 3000 steps to 1e-10."""
+    MLP's trajectory: same point after 3000 steps to ``SAME_TRAJECTORY``."""
     mlp, drop, args = _mlp_models()
     trace = handlers.trace(handlers.seed(mlp, jax.random.PRNGKey(seed))).get_trace(args[0])
     init = {k: s["value"] for k, s in trace.items() if s["type"] == "sample" and k != "obs"}
@@ -241,9 +231,11 @@ def test_dropout_at_rate_0_autodelta_equals_mlp_map(backend, seed, record):
     b = _autodelta_from(drop, init, args, 3000)
     gap = float(np.max(np.abs(_flat(a) - _flat(b))))
     record(
-        statistic="|theta_dropout(0) - theta_mlp|_inf after 3000 steps", value=gap, threshold=1e-10
+        statistic="|theta_dropout(0) - theta_mlp|_inf after 3000 steps",
+        value=gap,
+        threshold=SAME_TRAJECTORY,
     )
-    assert gap <= 1e-10
+    assert gap <= SAME_TRAJECTORY
 
 
 def test_rff_gp_has_no_map(backend, seed, record):

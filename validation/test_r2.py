@@ -22,25 +22,14 @@ from regmaster.data import NOTEBOOK_SEED, make_sinc
 from regmaster.plots import plot_fit
 from regmaster.zoo import get_spec
 from validation.cases import cases
+from validation.claims.notebook import margin, r2_printed, r2_threshold
+from validation.claims.rates import FALSE_ALARM  # noqa: F401  (read by the plugin)
 from validation.fitcache import notebook_fit
 
 pytestmark = pytest.mark.r2
 
-FALSE_ALARM = {
-    "test_r2_passes_notebook_threshold": "deterministic given the seed (>= 8 sd margin over seeds)",
-    "test_r2_matches_notebook_value": "deterministic given the seed (a regression gate)",
-    "test_r2_threshold_holds_over_seeds": "<= 7.5% for mlp_dropout's 5 seeds (Cantelli); far "
-    "less for the others",
-}
 
-NOTEBOOK_TOLERANCE = 0.01  # |R^2 - printed R^2|; printed to 3 decimals
 OTHER_SEEDS = (1, 2, 3, 4, 5)
-
-
-def _margin(name: str, r2: float) -> float:
-    """Distance from the threshold, positive when the model passes."""
-    nb = get_spec(name).notebook
-    return r2 - nb.r2_threshold if nb.r2_direction == ">" else nb.r2_threshold - r2
 
 
 def _threshold(name: str) -> str:
@@ -48,37 +37,23 @@ def _threshold(name: str) -> str:
 
 
 @pytest.mark.parametrize("model", cases("r2"))
-def test_r2_passes_notebook_threshold(model, backend, fit_cache, record, save_figure):
+def test_r2_passes_notebook_threshold(model, backend, fit_cache, record, check, save_figure):
     """R^2 at seed 666 with the notebook's settings passes the notebook's threshold."""
     fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
     fig, ax = plt.subplots(figsize=(9, 4))
     plot_fit(ax, make_sinc(), fit)
     save_figure(fig, f"fit_{model}_{backend}")
-    record(
-        statistic="R^2 of the predictive mean",
-        value=fit.r2,
-        threshold=_threshold(model),
-        margin=_margin(model, fit.r2),
-        seconds=fit.seconds,
-    )
-    assert get_spec(model).notebook.passes(fit.r2), f"R^2 {fit.r2:.4f} fails {_threshold(model)}"
+    figures, verdict = r2_threshold(model, fit)
+    record(**figures)
+    check(verdict)
 
 
 @pytest.mark.parametrize("model", cases("r2"))
-def test_r2_matches_notebook_value(model, backend, fit_cache, record):
+def test_r2_matches_notebook_value(model, backend, fit_cache, record, check):
     """R^2 at seed 666 within 0.01 of the value the notebook printed."""
-    printed = get_spec(model).notebook.printed_r2
-    fit = notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache)
-    gap = abs(fit.r2 - printed)
-    record(
-        statistic="|R^2 - notebook R^2|",
-        value=gap,
-        r2=fit.r2,
-        notebook_r2=printed,
-        threshold=NOTEBOOK_TOLERANCE,
-        margin=NOTEBOOK_TOLERANCE - gap,
-    )
-    assert gap <= NOTEBOOK_TOLERANCE
+    figures, verdict = r2_printed(model, notebook_fit(model, NOTEBOOK_SEED, backend, fit_cache))
+    record(**figures)
+    check(verdict)
 
 
 @pytest.mark.parametrize("model", cases("r2_seeds"))
@@ -91,7 +66,7 @@ def test_r2_threshold_holds_over_seeds(model, backend, fit_cache, record):
         per_seed=scores,
         range=[float(values.min()), float(values.max())],
         threshold=_threshold(model),
-        min_margin=min(_margin(model, r) for r in values),
+        min_margin=min(margin(model, r) for r in values),
     )
     failing = {s: r for s, r in scores.items() if not get_spec(model).notebook.passes(r)}
     assert not failing, f"threshold {_threshold(model)} fails at {failing}"

@@ -1,66 +1,61 @@
 """The suite's own checks, run over many seeds at CI size and batched where they run NUTS.
 
-A probe returns, for every check it runs, a boolean array over seeds: True where the check raised
-(an alarm). Checks are the suite's test functions, called as plain functions; a probe that needs
-many NUTS runs fits them in one batch (``4 x seeds`` vectorised chains, ``seeds`` SBC runs of one
-batched engine call) and hands each seed's share to the test through its own helper (``_run``,
-``_nuts_draws``, ``_sbc``), so the statistic and the threshold are the suite's, not copies.
+A probe returns, for every check it runs, a boolean array over seeds: True where the check failed
+(an alarm). The checks are the suite's (:mod:`validation.claims`, on top of
+:mod:`regmaster.verdicts`), called on fits: a probe that needs many NUTS runs fits them in one
+batch (``4 x seeds`` vectorised chains, ``seeds`` SBC runs of one batched engine call) and hands
+each seed's share to the same function the suite's test calls, so the statistic and the threshold
+are the suite's, not copies. Rows are named after the tests that make each claim.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
-from regmaster import zoo
+from regmaster import verdicts, zoo
 from regmaster.convergence import nuts_run
+from regmaster.data import NOTEBOOK_SEED
 from regmaster.sbc import run_model_sbc_groups
 from regmaster.seeds import seed_from_name
 from validation import fitcache
-from validation import test_convergence as convergence
-from validation import test_coverage as coverage
-from validation import test_diagnostics as diag
-from validation import test_exact_posterior as exact
-from validation import test_map as map_checks
-from validation import test_r2 as r2
-from validation import test_rff as rff
-from validation import test_sbc as sbc_checks
+from validation.claims import convergence, exact, notebook, rff, sbc_statistics
+from validation.claims import diagnostics as diag
+from validation.claims.map import ridge_gap
 
 Alarms = dict[str, np.ndarray]
-
-
-def _noop(*args, **kwargs) -> None:
-    return None
 
 
 FAILURES: list[str] = []  # the messages of the failed checks, for the report
 
 
-def _alarm(check: Callable[[], None]) -> bool:
-    """True when the check fails: an assertion, or any error (a red test either way)."""
+def _alarm(check: Callable[[], object]) -> bool:
+    """True when the check fails: a verdict that does not hold, an assertion, or any error (a red
+    test either way). A check returns verdicts (or ``(figures, verdicts)``) or raises."""
+    name = getattr(getattr(check, "func", check), "__name__", "check")
     try:
-        check()
+        outcome = check()
     except Exception as error:  # noqa: BLE001 - an erroring check is a failing check
-        name = getattr(getattr(check, "func", check), "__name__", "check")
         first_line = (str(error).splitlines() or [""])[0][:300]
         FAILURES.append(f"{name}: {type(error).__name__}: {first_line}")
         return True
-    return False
+    if isinstance(outcome, tuple) and not isinstance(outcome, verdicts.Verdict):
+        outcome = outcome[1]  # (figures, verdicts)
+    judged = [outcome] if isinstance(outcome, verdicts.Verdict) else list(outcome or [])
+    bad = verdicts.failed(judged)
+    for verdict in bad:
+        FAILURES.append(f"{name}: {verdict.name}: {verdict.message[:300]}")
+    return bool(bad)
 
 
 def _seeds(label: str, count: int) -> list[int]:
     return [seed_from_name(f"{label}#{i}") for i in range(count)]
 
 
-def _per_seed(label: str, count: int, checks: dict[str, Callable[[int], None]]) -> Alarms:
+def _per_seed(label: str, count: int, checks: dict[str, Callable[[int], object]]) -> Alarms:
     seeds = _seeds(label, count)
     return {
         name: np.array([_alarm(functools.partial(check, s)) for s in seeds])
@@ -69,15 +64,6 @@ def _per_seed(label: str, count: int, checks: dict[str, Callable[[int], None]]) 
 
 
 # ------------------------------------------------------------------------ NUTS on the linear model
-
-CONVERGENCE_CHECKS = (
-    "test_rhat_below_1_01",
-    "test_ess_at_least_100_per_chain",
-    "test_no_divergences",
-    "test_ebfmi_at_least_0_2",
-    "test_tree_depth_not_saturated",
-    "test_chains_are_not_copies",
-)
 
 
 def _groups(draws: dict[str, np.ndarray], chains: int):
@@ -91,21 +77,20 @@ def nuts_linear(label: str, count: int) -> Alarms:
     """The linear model's exact-posterior cases and its convergence checks, ``count`` seeds each:
     one vectorised run of 4 x ``count`` chains per case, split into 4-chain runs."""
     chains = exact.RUN.num_chains
-    nuts_draws = exact._nuts_draws
     alarms: dict[str, list[bool]] = {}
     for case_name, case in exact.CASES.items():
         if case.model != "linear":
             continue
         seed = seed_from_name(f"{label}:{case_name}")
-        batch = nuts_draws(case, seed, exact.case_data(case), chains=chains * count)
-        test = functools.partial(
-            exact.test_nuts_matches_exact_posterior, case_name, "cpu", 0, _noop
+        data = exact.case_data(case)
+        moments = exact.exact_moments(
+            case, exact.features(case.model, data), np.asarray(data.y_train)
         )
+        batch = exact.nuts_draws(case, seed, data, chains=chains * count)
+        key = f"test_nuts_matches_exact_posterior[{case_name}]"
         for draws in _groups(batch, chains):
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(exact, "_nuts_draws", lambda *a, d=draws, **k: d)
-                key = f"test_nuts_matches_exact_posterior[{case_name}]"
-                alarms.setdefault(key, []).append(_alarm(test))
+            judge = functools.partial(exact.judge, case, draws, moments)
+            alarms.setdefault(key, []).append(_alarm(judge))
     settings = zoo.get_spec("linear").convergence
     batch = nuts_run(
         "linear",
@@ -117,77 +102,53 @@ def nuts_linear(label: str, count: int) -> Alarms:
         _groups(batch.draws, settings.num_chains), _groups(fields, settings.num_chains), strict=True
     ):
         run = batch._replace(draws=draws, settings=settings, **extra)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(convergence, "_run", lambda *a, r=run: r)
-            for check in CONVERGENCE_CHECKS:
-                args = ("linear", "cpu", None, _noop) + ((_noop,) if "rhat" in check else ())
-                test = functools.partial(getattr(convergence, check), *args)
-                alarms.setdefault(f"{check}[linear]", []).append(_alarm(test))
+        for test, claim in convergence.CLAIMS.items():
+            alarms.setdefault(f"{test}[linear]", []).append(_alarm(functools.partial(claim, run)))
     return {k: np.array(v) for k, v in alarms.items()}
+
+
+SBC_CLAIMS = {
+    "test_sbc_ranks_uniform": verdicts.sbc_calibration,
+    "test_sbc_thinned_draws_are_near_independent": verdicts.sbc_health,
+}
 
 
 def sbc_linear(label: str, count: int) -> Alarms:
     """SBC of the linear model at its CI size: ``count`` runs fitted as one batch."""
     results = run_model_sbc_groups(
-        "linear", groups=count, seed=seed_from_name(label), alpha=sbc_checks.ALPHA
+        "linear", groups=count, seed=seed_from_name(label), alpha=verdicts.SBC_ALPHA.value
     )
-    request = SimpleNamespace(config=SimpleNamespace(getoption=lambda name: None))
-    alarms: dict[str, list[bool]] = {}
-    for result in results:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(sbc_checks, "_sbc", lambda *a, r=result: r)
-            for check in ("test_sbc_ranks_uniform", "test_sbc_thinned_draws_are_near_independent"):
-                args = ("linear", "cpu", _noop, request, None)
-                if check == "test_sbc_ranks_uniform":
-                    args = (*args, _noop)
-                test = functools.partial(getattr(sbc_checks, check), *args)
-                alarms.setdefault(f"{check}[linear]", []).append(_alarm(test))
-    return {k: np.array(v) for k, v in alarms.items()}
+    return {
+        f"{test}[linear]": np.array([_alarm(functools.partial(claim, r)) for r in results])
+        for test, claim in SBC_CLAIMS.items()
+    }
 
 
 # ---------------------------------------------------------------------------- per-seed checks
 
 
 def map_probe(label: str, count: int) -> Alarms:
-    return _per_seed(
-        label,
-        count,
-        {
-            "test_autodelta_equals_ridge_closed_form": lambda s: (
-                map_checks.test_autodelta_equals_ridge_closed_form("cpu", s, _noop)
-            )
-        },
-    )
+    return _per_seed(label, count, {"test_autodelta_equals_ridge_closed_form": ridge_gap})
 
 
 def diagnostics_probe(label: str, count: int) -> Alarms:
-    names = [n for n in dir(diag) if n.startswith("test_")]
-    tests = {n: getattr(diag, n) for n in names}
-    return _per_seed(label, count, {n: functools.partial(_call, t) for n, t in tests.items()})
-
-
-def _call(test, seed: int) -> None:
-    test(seed, _noop)
+    return _per_seed(label, count, diag.CLAIMS)
 
 
 def interval_probe(label: str, count: int) -> Alarms:
-    test = coverage.test_interval_of_normal_draws_has_its_level
-    return _per_seed(label, count, {test.__name__: lambda s: test(s, _noop)})
+    checks = {"test_interval_of_normal_draws_has_its_level": notebook.interval_level}
+    return _per_seed(label, count, checks)
 
 
 RFF_CHECKS = {
-    "test_rff_kernel_unbiased_with_theoretical_variance[0.5]": lambda s: (
-        rff.test_rff_kernel_unbiased_with_theoretical_variance(0.5, "cpu", s, _noop)
+    "test_rff_kernel_unbiased_with_theoretical_variance[0.5]": functools.partial(
+        rff.kernel_unbiased_with_theoretical_variance, 0.5
     ),
-    "test_rff_kernel_unbiased_with_theoretical_variance[2.5]": lambda s: (
-        rff.test_rff_kernel_unbiased_with_theoretical_variance(2.5, "cpu", s, _noop)
+    "test_rff_kernel_unbiased_with_theoretical_variance[2.5]": functools.partial(
+        rff.kernel_unbiased_with_theoretical_variance, 2.5
     ),
-    "test_hoeffding_pointwise_bound[0.5]": lambda s: rff.test_hoeffding_pointwise_bound(
-        0.5, "cpu", s, _noop
-    ),
-    "test_rff_parameters_follow_documented_law": lambda s: (
-        rff.test_rff_parameters_follow_documented_law("cpu", s, _noop)
-    ),
+    "test_hoeffding_pointwise_bound[0.5]": functools.partial(rff.hoeffding_pointwise_bound, 0.5),
+    "test_rff_parameters_follow_documented_law": rff.parameters_follow_documented_law,
 }
 
 
@@ -206,14 +167,26 @@ def notebook_fits(label: str, count: int) -> Alarms:
     fitcache._MEMO.clear()
     alarms: dict[str, np.ndarray] = {}
     for model in NOTEBOOK_MODELS:
-        for check in ("test_r2_passes_notebook_threshold", "test_r2_matches_notebook_value"):
-            test = getattr(r2, check)
-            args = (model, "cpu", None, _noop) + ((_noop,) if "passes" in check else ())
-            alarms[f"{check}[{model}]"] = np.full(count, _alarm(functools.partial(test, *args)))
-        test = coverage.test_predictive_interval_covers_fresh_observations
-        alarms[f"{test.__name__}[{model}]"] = np.array(
+        try:
+            fit = fitcache.notebook_fit(model, NOTEBOOK_SEED, "cpu")
+        except Exception as error:  # noqa: BLE001 - a fit that errors fails every check of it
+            FAILURES.append(f"notebook_fit[{model}]: {type(error).__name__}: {error}"[:300])
+            for test in ("test_r2_passes_notebook_threshold", "test_r2_matches_notebook_value"):
+                alarms[f"{test}[{model}]"] = np.ones(count, bool)
+            alarms[f"test_predictive_interval_covers_fresh_observations[{model}]"] = np.ones(
+                count, bool
+            )
+            continue
+        for test, claim in (
+            ("test_r2_passes_notebook_threshold", notebook.r2_threshold),
+            ("test_r2_matches_notebook_value", notebook.r2_printed),
+        ):
+            alarms[f"{test}[{model}]"] = np.full(
+                count, _alarm(functools.partial(claim, model, fit))
+            )
+        alarms[f"test_predictive_interval_covers_fresh_observations[{model}]"] = np.array(
             [
-                _alarm(functools.partial(test, model, "cpu", s, None, _noop))
+                _alarm(functools.partial(notebook.fresh_coverage, model, fit, s))
                 for s in _seeds(label, count)
             ]
         )
@@ -223,30 +196,10 @@ def notebook_fits(label: str, count: int) -> Alarms:
 
 # --------------------------------------------------------------- the SBC harness's unit checks
 
-HARNESS_CHECKS = (
-    "test_exact_posterior_draws_pass",
-    "test_false_alarm_rate_of_the_verdict_on_exact_draws_is_at_most_alpha",
-    "test_ranks_count_draws_below_the_truth",
-    "test_holm_adjusted_pvalues",
-    "test_thin_takes_evenly_spaced_pooled_draws",
-)
-
-
-def _harness_module():
-    name = "regmaster_sbc_harness_tests"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "tests" / "test_sbc.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
 
 def harness(label: str, count: int) -> Alarms:
-    """Deterministic unit checks of the SBC statistics (their own fixed seeds): run once."""
-    module = _harness_module()
-    return {n: np.full(count, _alarm(getattr(module, n))) for n in HARNESS_CHECKS}
+    """Deterministic checks of the SBC statistics (their own fixed seeds): run once."""
+    return {n: np.full(count, _alarm(c)) for n, c in sbc_statistics.HARNESS.items()}
 
 
 PROBES: dict[str, Callable[[str, int], Alarms]] = {

@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from regmaster import sbc, zoo
 from regmaster.seeds import seed_from_name
-from validation import test_sbc as sbc_checks
+from regmaster.verdicts import SBC_ALPHA
 from validation.calibration.bugs import BUGS, Bug
 from validation.calibration.probes import DETERMINISTIC, FAILURES, PROBES, Alarms
 from validation.conftest import SBC_REPLICATIONS_RELEASE
@@ -102,7 +102,7 @@ def _normal_sbc_verdict(rng, replications, quantities, *, scale=1.0, shift=0.0, 
     draws = rng.standard_normal((replications, NUM_DRAWS, quantities))
     draws[..., :faulty] = shift + scale * draws[..., :faulty]
     ranks = sbc.ranks_of(truth, draws, rng)
-    return sbc.verdict(ranks, NUM_DRAWS, sbc_checks.ALPHA, rng)[2]
+    return sbc.verdict(ranks, NUM_DRAWS, SBC_ALPHA.value, rng)[2]
 
 
 def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:

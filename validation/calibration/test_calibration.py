@@ -1,4 +1,7 @@
-"""The calibration harness: its catalogue, its interval, its command line, one bug end to end."""
+"""The calibration harness: its catalogue, its interval, its command line, one bug end to end.
+
+Run by ``tox -e validate`` with the suite it measures (the package's unit tests in tests/ do not
+import validation/)."""
 
 from __future__ import annotations
 
