@@ -21,7 +21,25 @@ from numpyro import handlers
 
 
 def call(model, inputs, data, **kwargs):
-    """``model`` on ``inputs`` with ``data`` observed (a site dict, an array, or ``None``)."""
+    """``model`` on ``inputs`` with ``data`` observed (a site dict, an array, or ``None``).
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    inputs : array, pytree or None
+        Its one positional input; None calls it without one.
+    data : dict, array or None
+        ``{site: value}`` conditions those sites; an array is the second positional argument; None
+        observes nothing.
+    **kwargs
+        Passed to the model.
+
+    Returns
+    -------
+    object
+        Whatever the model returns.
+    """
     args = () if inputs is None else (inputs,)
     if isinstance(data, Mapping):
         with handlers.condition(data=dict(data)):
@@ -32,7 +50,18 @@ def call(model, inputs, data, **kwargs):
 
 
 def conditioned(model):
-    """``model`` as a function of ``(inputs, data, **kwargs)``, the form the kernels trace."""
+    """``model`` as a function of ``(inputs, data, **kwargs)``, the form the kernels trace.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+
+    Returns
+    -------
+    callable
+        ``(inputs, data, **kwargs) -> call(model, inputs, data, **kwargs)``, named as ``model``.
+    """
 
     def conditioned_model(inputs, data, **kwargs):
         return call(model, inputs, data, **kwargs)
@@ -42,7 +71,26 @@ def conditioned(model):
 
 
 def trace(model, inputs, data=None, params=None, **kwargs):
-    """The model's trace on ``inputs`` and ``data``, with ``params`` substituted if given."""
+    """The model's trace on ``inputs`` and ``data``, with ``params`` substituted if given.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model, seeded with 0.
+    inputs : array, pytree or None
+        Its input.
+    data : dict, array or None
+        Its data, as for :func:`call`.
+    params : dict, optional
+        Site name -> value substituted.
+    **kwargs
+        Passed to the model.
+
+    Returns
+    -------
+    collections.OrderedDict
+        NumPyro's trace: site name -> site.
+    """
     seeded = handlers.seed(model, 0)
     if params is not None:
         seeded = handlers.substitute(seeded, params)
@@ -50,7 +98,18 @@ def trace(model, inputs, data=None, params=None, **kwargs):
 
 
 def describe(tree) -> str:
-    """Shapes of a pytree of arrays, for messages: ``(20, 2)``, ``{a: (3,), b: ()}``, ``none``."""
+    """Shapes of a pytree of arrays, for messages: ``(20, 2)``, ``{a: (3,), b: ()}``, ``none``.
+
+    Parameters
+    ----------
+    tree : pytree or None
+        Arrays in dicts, tuples and lists.
+
+    Returns
+    -------
+    str
+        The shapes, nested as the tree is.
+    """
     if tree is None:
         return "none"
     if isinstance(tree, Mapping):
@@ -61,7 +120,22 @@ def describe(tree) -> str:
 
 
 def check_finite(name: str, tree) -> None:
-    """Refuse NaN or inf anywhere in a concrete pytree of arrays, naming the argument and leaf."""
+    """Refuse NaN or inf anywhere in a concrete pytree of arrays, naming the argument and leaf.
+
+    Traced and non-numeric leaves are skipped.
+
+    Parameters
+    ----------
+    name : str
+        The argument, for the message.
+    tree : pytree
+        Its value.
+
+    Raises
+    ------
+    ValueError
+        A numeric leaf holds NaN or inf.
+    """
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if isinstance(leaf, jax.core.Tracer):
             continue
@@ -75,7 +149,25 @@ def check_finite(name: str, tree) -> None:
 
 
 def leading_size(name: str, tree) -> int:
-    """The common length of the leading axis of every leaf, or a ``ValueError`` naming ``name``."""
+    """The common length of the leading axis of every leaf, or a ``ValueError`` naming ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The argument, for the message.
+    tree : pytree
+        Arrays of at least one dimension.
+
+    Returns
+    -------
+    int
+        The shared leading size.
+
+    Raises
+    ------
+    ValueError
+        No leaves, a scalar leaf, or leaves of different leading sizes.
+    """
     sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in jax.tree.leaves(tree)}
     if not sizes or -1 in sizes or len(sizes) != 1:
         raise ValueError(
@@ -88,7 +180,25 @@ def leading_size(name: str, tree) -> int:
 def check_data(x, y=None):
     """Check a model's inputs ``x`` and data ``y`` before fitting: finite everywhere; a 1-D ``x``
     with an array ``y`` (the notebook's form) as :func:`regmaster.checks.check_inputs` does.
-    Returns them as JAX arrays (pytrees kept)."""
+    Returns them as JAX arrays (pytrees kept).
+
+    Parameters
+    ----------
+    x : array, pytree or None
+        The model's inputs.
+    y : array, dict or None
+        Its data.
+
+    Returns
+    -------
+    x, y
+        As JAX arrays, in the same structure.
+
+    Raises
+    ------
+    ValueError
+        A non-finite value, or a 1-D ``x`` whose ``y`` does not match it.
+    """
     import jax.numpy as jnp
 
     from .checks import check_inputs

@@ -2,7 +2,7 @@
 
 Identified models are checked on every latent sample site; models whose weights are not
 identified (``ModelSpec.identified``) on invariant quantities only: sigma, f at fixed inputs and
-the log-likelihood (Vehtari et al. 2021; CRITERIA section 4).
+the log-likelihood (Vehtari et al. 2021; docs/calibration.md#convergence).
 """
 
 from __future__ import annotations

@@ -21,7 +21,25 @@ NUM_MODEL_KEYS = 15
 
 
 class Dataset(NamedTuple):
-    """Training points, a noise-free test grid, and the per-model keys of the notebook's scheme."""
+    """Training points, a noise-free test grid, and the per-model keys of the notebook's scheme.
+
+    Attributes
+    ----------
+    x_train : array, shape (n,)
+        Training inputs, uniform on [low, high].
+    y_train : array, shape (n,)
+        sin(x)/x at ``x_train`` plus N(0, noise^2) noise.
+    x_test : array, shape (m,)
+        An evenly spaced grid on [low, high].
+    y_test : array, shape (m,)
+        sin(x)/x on the grid, without noise.
+    model_keys : tuple of jax.Array
+        The 15 per-model keys; a registry entry names the ones it uses.
+    seed : int
+        The seed of the root key.
+    noise : float
+        The observation noise sd.
+    """
 
     x_train: Float[Array, " n"]
     y_train: Float[Array, " n"]
@@ -33,7 +51,18 @@ class Dataset(NamedTuple):
 
 
 def latent(x: Float[Array, " n"]) -> Float[Array, " n"]:
-    """The noise-free target sin(x)/x (``jnp.sinc`` is sin(pi x)/(pi x))."""
+    """The noise-free target sin(x)/x (``jnp.sinc`` is sin(pi x)/(pi x)).
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+
+    Returns
+    -------
+    array, shape (n,)
+        sin(x)/x, with the limit 1 at x = 0.
+    """
     return jnp.sinc(x / jnp.pi)
 
 
@@ -50,7 +79,29 @@ def make_sinc(
     high: float = 10.0,
     n_test: int = 400,
 ) -> Dataset:
-    """The sinc data set under the notebook's key scheme; the defaults give the notebook's data."""
+    """The sinc data set under the notebook's key scheme; the defaults give the notebook's data.
+
+    ``k_data, *model_keys = split(PRNGKey(seed), 16)``, ``k1, k2 = split(k_data)``;
+    x_train ~ U(low, high) from k1, y_train = sin(x)/x + noise * N(0, 1) from k2.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed of the root key (the notebook's: 666).
+    n_train : int
+        Training points.
+    noise : float
+        Observation noise sd.
+    low, high : float
+        The input interval, low < high.
+    n_test : int
+        Points of the noise-free test grid.
+
+    Returns
+    -------
+    Dataset
+        The training points, the test grid and the model keys.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     n_train = check_positive_int("n_train", n_train)

@@ -10,6 +10,12 @@ optimiser independent of NumPyro's SVI.
   covariance.
 - :func:`constrained_map` maximises ``numpyro.infer.util.log_density`` with scipy over the
   constrained values (the objective AutoDelta + Trace_ELBO maximises: no Jacobian term).
+
+References
+----------
+Bishop (2006). Pattern Recognition and Machine Learning. Springer, section 3.3.
+Nocedal, Wright (2006). Numerical Optimization, 2nd ed. Springer (L-BFGS-B, trust region,
+Newton's method).
 """
 
 from __future__ import annotations
@@ -35,18 +41,43 @@ POSITIVE_LOWER_BOUND = 1e-10
 
 
 class GaussianPosterior(NamedTuple):
-    """w | y ~ N(mean, cov)."""
+    """w | y ~ N(mean, cov).
+
+    Attributes
+    ----------
+    mean : ndarray, shape (p,)
+        Posterior mean of w.
+    cov : ndarray, shape (p, p)
+        Posterior covariance of w.
+    """
 
     mean: np.ndarray
     cov: np.ndarray
 
     @property
     def sd(self) -> np.ndarray:
+        """Posterior sd of each weight, sqrt(diag(cov))."""
         return np.sqrt(np.diag(self.cov))
 
 
 class LinearPosterior(NamedTuple):
-    """Exact posterior moments of (w, sigma) for Gaussian linear regression with unknown noise."""
+    """Exact posterior moments of (w, sigma) for Gaussian linear regression with unknown noise.
+
+    Attributes
+    ----------
+    w_mean : ndarray, shape (p,)
+        E[w | y].
+    w_cov : ndarray, shape (p, p)
+        Cov[w | y].
+    sigma_mean : float
+        E[sigma | y].
+    sigma_sd : float
+        sd[sigma | y].
+    grid : ndarray, shape (num_grid,)
+        The sigma grid of the quadrature.
+    weights : ndarray, shape (num_grid,)
+        Normalised trapezoid weights of p(sigma | y) on ``grid``.
+    """
 
     w_mean: np.ndarray
     w_cov: np.ndarray
@@ -57,6 +88,7 @@ class LinearPosterior(NamedTuple):
 
     @property
     def w_sd(self) -> np.ndarray:
+        """Posterior sd of each weight, sqrt(diag(w_cov))."""
         return np.sqrt(np.diag(self.w_cov))
 
 
@@ -73,7 +105,23 @@ def conjugate_posterior(features, y, *, noise_sd: float, prior_scale: float = 1.
 
     With Phi = U S V': C = V diag(1 / (S^2 / s^2 + 1 / tau^2)) V' and
     m = V diag(S / (S^2 + s^2 / tau^2)) U'y. The mean is also the MAP (ridge regression with
-    penalty s^2 / tau^2).
+    penalty s^2 / tau^2). Bishop (2006), PRML eq. 3.53-3.54.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, p)
+        Phi, with p <= n.
+    y : array-like, shape (n,)
+        Observations.
+    noise_sd : float
+        s, the known noise sd.
+    prior_scale : float
+        tau, the prior sd of each weight.
+
+    Returns
+    -------
+    GaussianPosterior
+        m and C.
     """
     u, s, vt = _svd(features)
     y = np.asarray(y, dtype=np.float64)
@@ -84,7 +132,24 @@ def conjugate_posterior(features, y, *, noise_sd: float, prior_scale: float = 1.
 
 
 def ridge_map(features, y, *, noise_sd: float, prior_scale: float = 1.0) -> np.ndarray:
-    """argmax_w log p(w, y) = (Phi'Phi / s^2 + I / tau^2)^-1 Phi'y / s^2, by a linear solve."""
+    """argmax_w log p(w, y) = (Phi'Phi / s^2 + I / tau^2)^-1 Phi'y / s^2, by a linear solve.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, p)
+        Phi.
+    y : array-like, shape (n,)
+        Observations.
+    noise_sd : float
+        s, the known noise sd.
+    prior_scale : float
+        tau, the prior sd of each weight.
+
+    Returns
+    -------
+    ndarray, shape (p,)
+        The MAP weights (the ridge solution with penalty s^2 / tau^2).
+    """
     features = np.asarray(features, dtype=np.float64)
     p = features.shape[1]
     lhs = features.T @ features / noise_sd**2 + np.eye(p) / prior_scale**2
@@ -123,6 +188,26 @@ def linear_posterior(
     ``log_tail`` of the maximum (located on a coarse grid first), and normalised by the trapezoid
     rule, which converges geometrically for a smooth integrand that vanishes at both ends. Then
     E[w] = E[m(sigma)], Cov[w] = E[C(sigma)] + Cov[m(sigma)] (law of total covariance).
+
+    Parameters
+    ----------
+    features : array-like, shape (n, p)
+        Phi, with p <= n.
+    y : array-like, shape (n,)
+        Observations.
+    prior_scale : float
+        tau, the prior sd of each weight.
+    sigma_scale : float
+        Scale of sigma's HalfNormal prior.
+    num_grid : int
+        Points of the quadrature grid over sigma.
+    log_tail : float
+        The grid covers log p(sigma | y) >= its maximum - ``log_tail``.
+
+    Returns
+    -------
+    LinearPosterior
+        Moments of w and sigma, and the quadrature grid and weights.
     """
     u, s, vt = _svd(features)
     y = np.asarray(y, dtype=np.float64)
@@ -151,7 +236,19 @@ def linear_posterior(
 
 
 class ConstrainedMap(NamedTuple):
-    """The result of :func:`constrained_map`: the optimum, its log joint and scipy's report."""
+    """The result of :func:`constrained_map`: the optimum, its log joint and scipy's report.
+
+    Attributes
+    ----------
+    params : dict
+        Site name -> value at the optimum (constrained space).
+    log_joint : float
+        log p(params, y).
+    grad_norm : float
+        Euclidean norm of the gradient of log p at ``params``.
+    result : scipy.optimize.OptimizeResult
+        The optimiser's report.
+    """
 
     params: dict[str, jax.Array]
     log_joint: float
@@ -162,7 +259,20 @@ class ConstrainedMap(NamedTuple):
 def log_joint_fn(
     model: Callable[..., None], *args, **kwargs
 ) -> Callable[[dict[str, jax.Array]], jax.Array]:
-    """params -> log p(params, y): ``log_density`` at constrained values (AutoDelta's objective)."""
+    """params -> log p(params, y): ``log_density`` at constrained values (AutoDelta's objective).
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    *args, **kwargs
+        The model's arguments (its data among them).
+
+    Returns
+    -------
+    callable
+        dict of constrained site values -> scalar log joint density.
+    """
 
     def fn(params: dict[str, jax.Array]) -> jax.Array:
         return log_density(model, args, kwargs, params)[0]
@@ -210,6 +320,26 @@ def constrained_map(
     unbounded. ``method="trust-exact"``: Newton trust region with the exact Hessian
     (``jax.hessian``), unbounded; for small ill-conditioned problems (the MLP) where L-BFGS crawls.
     Independent of SVI: no guide, no ``biject_to``, another optimiser. ``init``: site -> value.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model whose latent sites have real or positive support.
+    init : dict
+        Site name -> starting value.
+    *args, **kwargs
+        The model's arguments.
+    method : {"L-BFGS-B", "trust-exact"}
+        The scipy optimiser.
+    gtol : float
+        Gradient tolerance passed to scipy.
+    maxiter : int
+        Iteration limit passed to scipy.
+
+    Returns
+    -------
+    ConstrainedMap
+        The optimum, its log joint, the gradient norm there and scipy's result.
     """
     init, flat0, unravel, negative = _flat_objective(model, init, args, kwargs)
     value_and_grad = jax.jit(jax.value_and_grad(negative))
@@ -253,6 +383,22 @@ def newton_polish(
 
     Quadratic convergence: from a point inside the basin the gradient norm falls to the float64
     floor in a few steps. Stops when a step no longer lowers the gradient norm; returns the best.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    params : dict
+        Site name -> starting value (constrained space), inside the maximum's basin.
+    *args, **kwargs
+        The model's arguments.
+    max_steps : int
+        The most Newton steps taken.
+
+    Returns
+    -------
+    ConstrainedMap
+        The point with the smallest gradient norm seen.
     """
     _, flat, unravel, negative = _flat_objective(model, params, args, kwargs)
     gradient = jax.jit(jax.grad(negative))
@@ -277,6 +423,22 @@ def delta_guide_objective(
     log sigma for a positive site). At a constrained-space stationary point of log p(theta, y) it
     vanishes; with a log-Jacobian term (the unconstrained-space mode) the log-sigma component would
     be 1 there instead.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    point : dict
+        Site name -> constrained value at which the guide is placed.
+    *args, **kwargs
+        The model's arguments.
+
+    Returns
+    -------
+    loss : float
+        The ``Trace_ELBO`` loss at ``point``.
+    grad_norm : float
+        Euclidean norm of its gradient in the guide's unconstrained parameters.
     """
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=dict(point)))
     svi = SVI(model, guide, Adam(0.0), Trace_ELBO())
@@ -292,7 +454,22 @@ def delta_guide_objective(
 
 
 def grad_norm(model: Callable[..., None], params: dict[str, Any], *args, **kwargs) -> float:
-    """Euclidean norm of the gradient of log p(theta, y) at constrained ``params``."""
+    """Euclidean norm of the gradient of log p(theta, y) at constrained ``params``.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    params : dict
+        Site name -> constrained value.
+    *args, **kwargs
+        The model's arguments.
+
+    Returns
+    -------
+    float
+        |grad log p(params, y)|.
+    """
     params = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
     grads = jax.grad(log_joint_fn(model, *args, **kwargs))(params)
     flat, _ = ravel_pytree(grads)

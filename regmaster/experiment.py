@@ -19,7 +19,31 @@ from .zoo import ModelSpec, get_spec, notebook_spec
 
 
 class FitOutcome(NamedTuple):
-    """One model's fit on the sinc data: its score against the notebook's threshold, and bands."""
+    """One model's fit on the sinc data: its score against the notebook's threshold, and bands.
+
+    Attributes
+    ----------
+    name : str
+        The registry entry.
+    title : str
+        Its display title.
+    inference : str
+        ``"NUTS"`` or ``"SVI+Delta"``.
+    r2 : float
+        R^2 of the predictive mean on the noise-free test grid.
+    threshold : float
+        The notebook's R^2 threshold.
+    direction : {">", "<"}
+        How ``r2`` must stand to ``threshold``.
+    passed : bool
+        Whether it does.
+    seconds : float
+        Wall time of fit, prediction and scoring.
+    mean : ndarray, shape (m,)
+        Mean of the predictive draws on the test grid.
+    lower, upper : ndarray, shape (m,)
+        The equal-tailed 95% predictive interval there.
+    """
 
     name: str
     title: str
@@ -34,6 +58,13 @@ class FitOutcome(NamedTuple):
     upper: np.ndarray
 
     def as_row(self) -> dict:
+        """The scalar fields, for a table or JSON.
+
+        Returns
+        -------
+        dict
+            ``name``, ``inference``, ``r2``, ``threshold``, ``direction``, ``passed``, ``seconds``.
+        """
         return {
             "name": self.name,
             "inference": self.inference,
@@ -46,7 +77,23 @@ class FitOutcome(NamedTuple):
 
 
 def predictive_draws(spec: ModelSpec, data: Dataset):
-    """Fit ``spec`` on ``data.x_train`` with the notebook's settings; draws of y at ``x_test``."""
+    """Fit ``spec`` on ``data.x_train`` with the notebook's settings; draws of y at ``x_test``.
+
+    NUTS (:func:`~regmaster.inference.run_nuts`) or MAP (:func:`~regmaster.inference.run_map`) as
+    the entry says, with the keys its :class:`~regmaster.zoo.Notebook` names.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        An entry with notebook settings.
+    data : Dataset
+        The data and its model keys.
+
+    Returns
+    -------
+    array, shape (draws, m)
+        Posterior-predictive draws of ``obs`` on ``data.x_test``.
+    """
     keys, nb = data.model_keys, spec.notebook
     kwargs = spec.kwargs(keys)
     if spec.inference == "nuts":
@@ -84,7 +131,20 @@ def predictive_draws(spec: ModelSpec, data: Dataset):
 
 
 def fit_one(name: str, data: Dataset | None = None) -> FitOutcome:
-    """Fit and score one model as the notebook does (R^2 of the predictive mean on the grid)."""
+    """Fit and score one model as the notebook does (R^2 of the predictive mean on the grid).
+
+    Parameters
+    ----------
+    name : str
+        A registry entry with notebook settings (``names(fittable=True)``).
+    data : Dataset, optional
+        Default :func:`~regmaster.data.make_sinc` with its defaults (the notebook's data).
+
+    Returns
+    -------
+    FitOutcome
+        Score, verdict against the notebook's threshold, timing, mean and 95% band.
+    """
     spec = notebook_spec(name)
     data = make_sinc() if data is None else data
     start = time.perf_counter()
@@ -127,6 +187,26 @@ def fit_many(
 
     Each model uses only its own keys, so the numbers do not depend on ``jobs`` or on the order.
     ``data_kwargs`` (``n_train``, ``noise``, ...) go to :func:`make_sinc`.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Registry entries with notebook settings.
+    seed : int
+        Seed of the data set (:func:`make_sinc`).
+    jobs : int
+        Worker processes; each is pinned to a CPU of its own when there are enough.
+    cache_dir : path, optional
+        JAX's persistent compilation cache.
+    on_done : callable, optional
+        Called with each :class:`FitOutcome` as it finishes.
+    **data_kwargs
+        Passed to :func:`make_sinc`.
+
+    Returns
+    -------
+    list of FitOutcome
+        One per name, in ``names`` order.
     """
     for name in names:
         notebook_spec(name)

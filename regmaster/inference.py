@@ -1,4 +1,11 @@
-"""The three inference paths: NUTS (any number of chains), MAP by SVI + AutoDelta, prediction."""
+"""The three inference paths: NUTS (any number of chains), MAP by SVI + AutoDelta, prediction.
+
+References
+----------
+Hoffman, Gelman (2014). The No-U-Turn Sampler: adaptively setting path lengths in Hamiltonian
+Monte Carlo. JMLR 15.
+Kingma, Ba (2015). Adam: a method for stochastic optimization. ICLR.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +67,40 @@ def run_nuts(
     ``MCMC(NUTS(model), num_warmup, num_samples).run(key, x, y, **kwargs)`` (same keys and
     adaptation; the initialisation is compiled as one program, which changes only rounding).
     ``dense_mass`` adapts a full mass matrix instead of a diagonal one.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model ``model(x, y, **model_kwargs)``.
+    key : jax.Array
+        PRNG key of the run.
+    x : array or pytree
+        The model's inputs.
+    y : array or dict
+        The data: an array passed as the model's second argument, or ``{site: value}`` to condition
+        on (:mod:`regmaster.calling`).
+    num_warmup : int
+        Warmup (adaptation) iterations per chain, >= 0.
+    num_samples : int
+        Draws kept per chain.
+    num_chains : int
+        Chains, run vectorised.
+    target_accept_prob : float
+        Step-size adaptation target.
+    max_tree_depth : int
+        At most 2^max_tree_depth - 1 leapfrog steps per transition.
+    dense_mass : bool
+        Adapt a dense mass matrix.
+    progress_bar : bool
+        Show NumPyro's progress bar.
+    **model_kwargs
+        Passed to the model.
+
+    Returns
+    -------
+    numpyro.infer.MCMC
+        The finished run, with the extra fields ``diverging``, ``num_steps``, ``accept_prob`` and
+        ``energy``.
     """
     x, y = check_data(x, y)
     model = conditioned(model) if isinstance(y, dict) else model  # a site dict: conditioned
@@ -100,6 +141,24 @@ class OrderedTraceELBO(Trace_ELBO):
         super().__init__(num_particles=1)
 
     def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
+        """The negative ELBO of one particle, the sites added in trace order.
+
+        Parameters
+        ----------
+        rng_key : jax.Array
+            Split into the model's and the guide's seeds, as ``Trace_ELBO`` does.
+        param_map : dict
+            The current parameters.
+        model, guide : callable
+            The model and its guide.
+        *args, **kwargs
+            Their arguments.
+
+        Returns
+        -------
+        dict
+            ``loss`` (the negative ELBO) and ``mutable_state`` (None).
+        """
         model_seed, guide_seed = jax.random.split(rng_key)
         guide_log_probs, guide_trace = compute_log_probs(
             handlers.seed(guide, guide_seed), args, kwargs, param_map
@@ -114,19 +173,50 @@ class OrderedTraceELBO(Trace_ELBO):
 
 
 class MapFit(NamedTuple):
-    """A fitted AutoDelta guide: its parameters (``<site>_auto_loc``) and the loss trace."""
+    """A fitted AutoDelta guide: its parameters (``<site>_auto_loc``) and the loss trace.
+
+    Attributes
+    ----------
+    guide : numpyro.infer.autoguide.AutoDelta
+        The guide.
+    params : dict
+        Its parameters after the last step.
+    losses : array, shape (steps,)
+        The loss, -log p(y, theta), at each step.
+    """
 
     guide: AutoDelta
     params: dict[str, Array]
     losses: Float[Array, " steps"]
 
     def point(self) -> dict[str, Array]:
-        """The MAP point in the constrained space, keyed by site name."""
+        """The MAP point in the constrained space, keyed by site name.
+
+        Returns
+        -------
+        dict
+            Site name -> value.
+        """
         return self.guide.median(self.params)
 
 
 def decaying_adam(learning_rate: float = 0.1, halving_steps: int = 1000) -> _NumPyroOptim:
-    """Adam whose rate halves every ``halving_steps``; constant-rate Adam drifts off the optimum."""
+    """Adam whose rate halves every ``halving_steps``; constant-rate Adam drifts off the optimum.
+
+    The rate at step t is learning_rate * 0.5^(t / halving_steps) (Kingma & Ba 2015 for Adam).
+
+    Parameters
+    ----------
+    learning_rate : float
+        The rate at step 0.
+    halving_steps : int
+        Steps over which the rate halves.
+
+    Returns
+    -------
+    numpyro.optim.Adam
+        The optimiser, for :func:`run_map`'s ``optimizer``.
+    """
 
     def schedule(step):
         return learning_rate * 0.5 ** (step / halving_steps)
@@ -150,6 +240,32 @@ def run_map(
 
     A delta guide has log q = 0, so the ELBO is log p(y, theta) at the guide's point, maximised in
     the constrained space with no Jacobian term. The default optimiser is the notebook's Adam(5e-3).
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model ``model(x, y, **model_kwargs)``.
+    key : jax.Array
+        PRNG key of the initialisation and the steps.
+    x : array or pytree
+        The model's inputs.
+    y : array
+        The data, the model's second argument.
+    num_steps : int
+        SVI steps.
+    learning_rate : float
+        Adam's rate, when ``optimizer`` is not given.
+    optimizer : numpyro optimiser, optional
+        Replaces Adam(learning_rate), e.g. :func:`decaying_adam`.
+    progress_bar : bool
+        Show NumPyro's progress bar.
+    **model_kwargs
+        Passed to the model.
+
+    Returns
+    -------
+    MapFit
+        The guide, its parameters and the loss trace.
     """
     x, y = check_data(x, y)
     if isinstance(y, dict):
@@ -178,7 +294,32 @@ def predict(
     site: str = "obs",
     **model_kwargs,
 ) -> Float[Array, "draws n"]:
-    """Posterior-predictive draws of ``site`` at ``x``, from NUTS samples or a MAP fit."""
+    """Posterior-predictive draws of ``site`` at ``x``, from NUTS samples or a MAP fit.
+
+    Parameters
+    ----------
+    model : callable
+        The NumPyro model that was fitted.
+    key : jax.Array
+        PRNG key of the predictive draws.
+    x : array, shape (n,)
+        Inputs to predict at.
+    samples : dict, optional
+        Posterior samples (``MCMC.get_samples()``); one draw per sample.
+    map_fit : MapFit, optional
+        A MAP fit; exactly one of ``samples`` and ``map_fit`` is given.
+    num_samples : int, optional
+        Draws from a MAP fit (required with ``map_fit``).
+    site : str
+        The site returned.
+    **model_kwargs
+        Passed to the model.
+
+    Returns
+    -------
+    array, shape (draws, n)
+        The draws of ``site``.
+    """
     x, _ = check_inputs(x)
     if (samples is None) == (map_fit is None):
         raise ValueError("predict needs exactly one of samples= or map_fit=")
@@ -201,7 +342,22 @@ def predict(
 
 
 def r2(y_true: Float[Array, " n"], y_pred: Float[Array, " n"]) -> float:
-    """Coefficient of determination 1 - SS_res / SS_tot, in NumPy (same bits on any CPU count)."""
+    """Coefficient of determination 1 - SS_res / SS_tot, in NumPy (same bits on any CPU count).
+
+    SS_res = sum_i (y_i - y_pred_i)^2, SS_tot = sum_i (y_i - y_bar)^2.
+
+    Parameters
+    ----------
+    y_true : array, shape (n,)
+        Targets.
+    y_pred : array, shape (n,)
+        Predictions.
+
+    Returns
+    -------
+    float
+        R^2 (1 for a perfect fit, 0 for the mean, negative for worse).
+    """
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     ss_res = np.sum((y_true - y_pred) ** 2)
     ss_tot = np.sum((y_true - y_true.mean()) ** 2)
@@ -211,7 +367,22 @@ def r2(y_true: Float[Array, " n"], y_pred: Float[Array, " n"]) -> float:
 def predictive_interval(
     draws: Float[Array, "draws n"], level: float = 0.95
 ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
-    """Equal-tailed interval of the predictive draws at each input."""
+    """Equal-tailed interval of the predictive draws at each input.
+
+    The (1 - level)/2 and (1 + level)/2 quantiles over the draws.
+
+    Parameters
+    ----------
+    draws : array, shape (draws, n)
+        Predictive draws.
+    level : float
+        Probability content, in (0, 1).
+
+    Returns
+    -------
+    lower, upper : array, shape (n,)
+        The bounds at each input.
+    """
     if not (0.0 < level < 1.0):
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     tail = (1.0 - level) / 2.0

@@ -15,6 +15,13 @@ With d = x - x' and k = k(d), k(2d) = k^4 (Gaussian kernel):
 
 The posterior of Bayesian linear regression on D features with w ~ N(0, I) is the GP posterior
 under the kernel phi(x).phi(x'); as D grows it tends to the exact GP posterior under k.
+
+References
+----------
+Rahimi, Recht (2007). Random features for large-scale kernel machines. NeurIPS 20.
+Sutherland, Schneider (2015). On the error of random Fourier features. UAI.
+Hoeffding (1963). Probability inequalities for sums of bounded random variables. JASA 58(301).
+Rasmussen, Williams (2006). Gaussian Processes for Machine Learning. MIT Press.
 """
 
 from __future__ import annotations
@@ -79,7 +86,24 @@ def rbf_kernel(
     lengthscale: float,
     variance: float = 1.0,
 ) -> Float[Array, "n1 n2"]:
-    """The exact RBF kernel matrix K_ij = variance * exp(-(x1_i - x2_j)^2 / (2 lengthscale^2))."""
+    """The exact RBF kernel matrix K_ij = variance * exp(-(x1_i - x2_j)^2 / (2 lengthscale^2)).
+
+    Parameters
+    ----------
+    x1 : array, shape (n1,)
+        First inputs.
+    x2 : array, shape (n2,)
+        Second inputs.
+    lengthscale : float
+        l > 0.
+    variance : float
+        v > 0, the kernel's value at x1_i = x2_j.
+
+    Returns
+    -------
+    array, shape (n1, n2)
+        K.
+    """
     x1 = _vector("x1", x1)
     x2 = _vector("x2", x2)
     lengthscale = _positive("lengthscale", lengthscale)
@@ -95,6 +119,20 @@ def rff_kernel(
 
     ``feature_map`` is any map x (n,) -> phi (n, D): an :class:`~regmaster.nn.RFFFeatureMap`
     (cos + phase) or a :class:`SinCosFeatureMap`.
+
+    Parameters
+    ----------
+    feature_map : callable
+        x (n,) -> phi(x) (n, D).
+    x1 : array, shape (n1,)
+        First inputs.
+    x2 : array, shape (n2,)
+        Second inputs.
+
+    Returns
+    -------
+    array, shape (n1, n2)
+        K_hat_ij = sum_d phi_d(x1_i) phi_d(x2_j).
     """
     if not callable(feature_map):
         raise ValueError(f"feature_map must be a callable feature map, got {feature_map!r}")
@@ -109,6 +147,22 @@ class SinCosFeatureMap(eqx.Module):
     phi(x) = sqrt(2/D) [cos(w_1 x), ..., cos(w_{D/2} x), sin(w_1 x), ..., sin(w_{D/2} x)], so
     phi(x).phi(x') = (2/D) sum_j cos(w_j (x - x')): unbiased for the RBF kernel, depends on x - x'
     only, and equals 1 on the diagonal (Sutherland & Schneider 2015).
+
+    Parameters
+    ----------
+    n_features : int
+        D, even and >= 2.
+    lengthscale : float
+        l > 0.
+    key : jax.Array
+        PRNG key of the frequencies.
+
+    Attributes
+    ----------
+    omega : array, shape (D/2,)
+        The frequencies w_j.
+    n_features : int
+        D.
     """
 
     omega: Float[Array, " half"]
@@ -123,6 +177,18 @@ class SinCosFeatureMap(eqx.Module):
         self.omega = jr.normal(key, (n_features // 2,)) / lengthscale
 
     def __call__(self, x: Float[Array, " n"]) -> Float[Array, "n d"]:
+        """phi(x) for each input.
+
+        Parameters
+        ----------
+        x : array, shape (n,)
+            Inputs.
+
+        Returns
+        -------
+        array, shape (n, D)
+            The cosines, then the sines.
+        """
         projection = einsum(x, self.omega, "n, half -> n half")
         scale = jnp.sqrt(2.0 / self.n_features)
         return scale * jnp.concatenate([jnp.cos(projection), jnp.sin(projection)], axis=-1)
@@ -142,6 +208,22 @@ def rff_variance(
     cos_phase: (1/D) (1 + k(2d)/2 - k(d)^2); at d = 0 this is 1/(2D) (the diagonal is random).
     sin_cos:   (1/D) (1 + k(2d) - 2 k(d)^2) = (1/D) (1 - k(d)^2)^2; 0 at d = 0.
     Here k(2d) = k(d)^4. The sin/cos variance is never larger: the gap is (k^2 - k^4/2)/D >= 0.
+
+    Parameters
+    ----------
+    distance : float or array
+        d = |x - x'|.
+    lengthscale : float
+        l > 0.
+    n_features : int
+        D.
+    variant : {"cos_phase", "sin_cos"}
+        The estimator.
+
+    Returns
+    -------
+    array
+        The variance at each distance, shaped like ``distance``.
     """
     variant = _check_variant(variant)
     lengthscale = _positive("lengthscale", lengthscale)
@@ -159,6 +241,20 @@ def hoeffding_bound(eps, n_features: int, variant: Variant = "cos_phase"):
     k_hat is a mean of independent bounded summands: D summands in [-2, 2] (cos_phase, c = 8) or
     D/2 summands in [-1, 1] (sin_cos, c = 4) (Rahimi & Recht 2007, sec. 3; Hoeffding 1963).
     The value may exceed 1 (then the bound is vacuous).
+
+    Parameters
+    ----------
+    eps : float or array
+        The deviation, > 0.
+    n_features : int
+        D.
+    variant : {"cos_phase", "sin_cos"}
+        The estimator.
+
+    Returns
+    -------
+    array
+        2 exp(-D eps^2 / c), shaped like ``eps``.
     """
     variant = _check_variant(variant)
     n_features = check_positive_int("n_features", n_features)
@@ -178,6 +274,22 @@ def uniform_error_bound(
     M = n (n + 1) / 2 pairs including the diagonal. The published uniform bounds over a compact
     set (Rahimi & Recht 2007; Sutherland & Schneider 2015) are of the same order but vacuous at
     small D; this finite-set version is what can be checked.
+
+    Parameters
+    ----------
+    n_pairs : int
+        M, the pairs (x, x') the maximum runs over.
+    n_features : int
+        D.
+    delta : float
+        The probability, in (0, 1).
+    variant : {"cos_phase", "sin_cos"}
+        The estimator.
+
+    Returns
+    -------
+    float
+        eps_delta.
     """
     variant = _check_variant(variant)
     n_pairs = check_positive_int("n_pairs", n_pairs)
@@ -202,6 +314,26 @@ def kernel_posterior(
 
     mean = K_* (K + s^2 I)^-1 y,  var = k_** - diag(K_* (K + s^2 I)^-1 K_*^T), by Cholesky.
     ``K_cross`` is K(x_test, x_train); ``k_test_diag`` is k(x_test_i, x_test_i).
+
+    Parameters
+    ----------
+    K : array, shape (n, n)
+        Kernel matrix of the training inputs.
+    K_cross : array, shape (m, n)
+        K_* = K(x_test, x_train).
+    k_test_diag : array, shape (m,)
+        k_** = k(x_test_i, x_test_i).
+    y : array, shape (n,)
+        Observations.
+    noise_scale : float
+        s > 0, the noise sd.
+
+    Returns
+    -------
+    mean : array, shape (m,)
+        Posterior mean of f at the test inputs.
+    var : array, shape (m,)
+        Posterior variance of f (without the noise).
     """
     y = _vector("y", y)
     n = y.shape[0]
@@ -232,6 +364,28 @@ def gp_posterior(
     """Exact GP regression with an RBF kernel and Gaussian noise: posterior mean and variance of f.
 
     f ~ GP(0, k), y = f(x_train) + N(0, noise_scale^2); Rasmussen & Williams (2006) eq. 2.25-2.26.
+
+    Parameters
+    ----------
+    x_train : array, shape (n,)
+        Training inputs.
+    y_train : array, shape (n,)
+        Observations.
+    x_test : array, shape (m,)
+        Test inputs.
+    lengthscale : float
+        l > 0 of :func:`rbf_kernel`.
+    noise_scale : float
+        s > 0, the noise sd.
+    variance : float
+        v > 0 of :func:`rbf_kernel`.
+
+    Returns
+    -------
+    mean : array, shape (m,)
+        Posterior mean of f.
+    var : array, shape (m,)
+        Posterior variance of f.
     """
     x_train = _vector("x_train", x_train)
     x_test = _vector("x_test", x_test)
@@ -261,6 +415,24 @@ def blr_posterior(
     mean Phi_* A^-1 Phi^T y / s^2 and variance diag(Phi_* A^-1 Phi_*^T). With random Fourier
     features this is the GP posterior under the kernel phi(x).phi(x'), and tends to
     :func:`gp_posterior` as D grows.
+
+    Parameters
+    ----------
+    Phi_train : array, shape (n, D)
+        Features of the training inputs.
+    y_train : array, shape (n,)
+        Observations.
+    Phi_test : array, shape (m, D)
+        Features of the test inputs, Phi_*.
+    noise_scale : float
+        s > 0, the noise sd.
+
+    Returns
+    -------
+    mean : array, shape (m,)
+        Posterior mean of f_*.
+    var : array, shape (m,)
+        Posterior variance of f_*.
     """
     Phi_train = _matrix("Phi_train", Phi_train, (None, None))
     n, d = Phi_train.shape
@@ -279,7 +451,20 @@ def blr_posterior(
 
 
 def empirical_slope(sizes, errors) -> float:
-    """Least-squares slope of log(errors) against log(sizes): -1/2 for an O(D^-1/2) error."""
+    """Least-squares slope of log(errors) against log(sizes): -1/2 for an O(D^-1/2) error.
+
+    Parameters
+    ----------
+    sizes : array-like, shape (k,)
+        Positive sizes (D), k >= 2.
+    errors : array-like, shape (k,)
+        Positive, finite errors at those sizes.
+
+    Returns
+    -------
+    float
+        The fitted exponent of errors ~ sizes^slope.
+    """
     sizes = np.asarray(sizes, dtype=float)
     errors = np.asarray(errors, dtype=float)
     if sizes.ndim != 1 or sizes.shape != errors.shape or sizes.size < 2:

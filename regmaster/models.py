@@ -3,6 +3,16 @@
 Each model draws its parameters with ``numpyro.sample``, injects them into a frozen Equinox module
 with ``eqx.tree_at``, records ``f`` with ``numpyro.deterministic`` and observes ``y`` under
 N(f, sigma^2). Priors, shapes and site names are the notebook's.
+
+References
+----------
+Rahimi, Recht (2007). Random features for large-scale kernel machines. NeurIPS 20.
+Gal, Ghahramani (2016). Dropout as a Bayesian approximation: representing model uncertainty in
+deep learning. ICML.
+Cutajar, Bonilla, Michiardi, Filippone (2017). Random feature expansions for deep Gaussian
+processes. ICML.
+Papaspiliopoulos, Roberts, Sköld (2007). A general framework for the parametrization of
+hierarchical models. Statistical Science 22(1).
 """
 
 from __future__ import annotations
@@ -25,22 +35,69 @@ def _placeholder_key():
 
 
 def linear_leaves(m: LinearRegressor):
-    """The leaf ``model_linear`` samples: the weight vector."""
+    """The leaf ``model_linear`` samples: the weight vector.
+
+    Parameters
+    ----------
+    m : LinearRegressor
+        The module.
+
+    Returns
+    -------
+    array
+        ``m.weight``, the ``where`` of ``eqx.tree_at``.
+    """
     return m.weight
 
 
 def mlp_leaves(m: MLP):
-    """The leaves the MLP models sample: (W1, b1, W2, b2)."""
+    """The leaves the MLP models sample: (W1, b1, W2, b2).
+
+    Parameters
+    ----------
+    m : MLP
+        The module (or an :class:`~regmaster.nn.MLPDropout`).
+
+    Returns
+    -------
+    tuple of array
+        ``(m.W1, m.b1, m.W2, m.b2)``, the ``where`` of ``eqx.tree_at``.
+    """
     return (m.W1, m.b1, m.W2, m.b2)
 
 
 def deep_rff_leaves(m: DeepRFFRegressor):
-    """The leaves ``model_deep_rff`` samples: (W1, w2); the feature maps stay fixed."""
+    """The leaves ``model_deep_rff`` samples: (W1, w2); the feature maps stay fixed.
+
+    Parameters
+    ----------
+    m : DeepRFFRegressor
+        The module.
+
+    Returns
+    -------
+    tuple of array
+        ``(m.W1, m.w2)``, the ``where`` of ``eqx.tree_at``.
+    """
     return (m.W1, m.w2)
 
 
 def model_linear(x, y=None, *, degree: int):
-    """w ~ N(0, I_{d+1}), sigma ~ HalfNormal(1), y ~ N(Phi(x) w, sigma^2)."""
+    """w ~ N(0, I_{d+1}), sigma ~ HalfNormal(1), y ~ N(Phi(x) w, sigma^2).
+
+    Phi(x) = [1, x, ..., x^d] (:class:`~regmaster.nn.LinearRegressor`).
+    Sample sites ``w``, ``sigma``;
+    deterministic ``f``, shape (n,); observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    degree : int
+        d, the polynomial degree (>= 0).
+    """
     x, y = check_inputs(x, y)
     net = LinearRegressor(degree=degree)
     w = numpyro.sample("w", dist.Normal(jnp.zeros(degree + 1), 1.0))
@@ -59,7 +116,22 @@ def _sample_mlp_weights(hidden_dim: int, prior_scale: float):
 
 
 def model_bnn(x, y=None, *, hidden_dim: int, prior_scale: float = 1.0):
-    """All weights ~ N(0, prior_scale^2), sigma ~ HalfNormal(1), f = tanh(x W1 + b1) W2 + b2."""
+    """All weights ~ N(0, prior_scale^2), sigma ~ HalfNormal(1), f = tanh(x W1 + b1) W2 + b2.
+
+    Sample sites ``W1`` (1, h), ``b1`` (h,), ``W2`` (h, 1), ``b2`` (), ``sigma``;
+    deterministic ``f``, shape (n,); observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    hidden_dim : int
+        h, the hidden units.
+    prior_scale : float
+        Prior sd of every weight and bias.
+    """
     x, y = check_inputs(x, y)
     prior_scale = check_positive_float("prior_scale", prior_scale)
     net = MLP(hidden_dim=hidden_dim, key=_placeholder_key())
@@ -70,7 +142,17 @@ def model_bnn(x, y=None, *, hidden_dim: int, prior_scale: float = 1.0):
 
 
 def model_mlp(x, y=None, *, hidden_dim: int):
-    """The notebook's MAP MLP: :func:`model_bnn` with unit prior scale."""
+    """The notebook's MAP MLP: :func:`model_bnn` with unit prior scale.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    hidden_dim : int
+        h, the hidden units.
+    """
     model_bnn(x, y, hidden_dim=hidden_dim, prior_scale=1.0)
 
 
@@ -80,6 +162,17 @@ def model_mlp_dropout(x, y=None, *, hidden_dim: int, dropout_rate: float):
     The mask is not a sample site: it is drawn from ``numpyro.prng_key()``, so each SVI step and
     each predictive draw sees a fresh mask (Gal & Ghahramani 2016). At p = 0 this is
     :func:`model_mlp`.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    hidden_dim : int
+        h, the hidden units.
+    dropout_rate : float
+        p, in [0, 1).
     """
     x, y = check_inputs(x, y)
     hidden_dim = check_positive_int("hidden_dim", hidden_dim)
@@ -95,7 +188,20 @@ def model_mlp_dropout(x, y=None, *, hidden_dim: int, dropout_rate: float):
 
 
 def model_rff_svr(x, y=None, *, rff: RFFFeatureMap):
-    """w ~ N(0, I_D), sigma ~ HalfNormal(1), f = phi(x) w: Bayesian linear regression on RFF."""
+    """w ~ N(0, I_D), sigma ~ HalfNormal(1), f = phi(x) w: Bayesian linear regression on RFF.
+
+    Sample sites ``w`` (D,), ``sigma``;
+    deterministic ``f``, shape (n,); observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    rff : RFFFeatureMap
+        The fixed feature map phi (Rahimi & Recht 2007).
+    """
     x, y = check_inputs(x, y)
     Phi = rff(x)
     w = numpyro.sample("w", dist.Normal(jnp.zeros(rff.n_features), 1.0))
@@ -107,7 +213,18 @@ def model_rff_svr(x, y=None, *, rff: RFFFeatureMap):
 def model_rff_gp(x, y=None, *, rff: RFFFeatureMap):
     """Hierarchical RFF approximate GP, centred as in the notebook.
 
-    amplitude ~ HalfNormal(1), w ~ N(0, amplitude^2 I_D), sigma ~ HalfNormal(0.1).
+    amplitude ~ HalfNormal(1), w ~ N(0, amplitude^2 I_D), sigma ~ HalfNormal(0.1), f = phi(x) w.
+    Sample sites ``amplitude``, ``w`` (D,), ``sigma``;
+    deterministic ``f``, shape (n,); observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    rff : RFFFeatureMap
+        The fixed feature map phi.
     """
     x, y = check_inputs(x, y)
     Phi = rff(x)
@@ -121,7 +238,18 @@ def model_rff_gp(x, y=None, *, rff: RFFFeatureMap):
 def model_rff_gp_noncentred(x, y=None, *, rff: RFFFeatureMap):
     """The same joint law as :func:`model_rff_gp`, non-centred: w = amplitude * w_raw.
 
-    w_raw ~ N(0, I_D) removes the funnel between amplitude and w that the centred form gives NUTS.
+    w_raw ~ N(0, I_D) removes the funnel between amplitude and w that the centred form gives NUTS
+    (Papaspiliopoulos et al. 2007). Sample sites ``amplitude``, ``w_raw`` (D,), ``sigma``;
+    deterministic ``w`` and ``f``; observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    rff : RFFFeatureMap
+        The fixed feature map phi.
     """
     x, y = check_inputs(x, y)
     Phi = rff(x)
@@ -137,7 +265,21 @@ def model_deep_rff(x, y=None, *, deep_rff: DeepRFFRegressor, sigma_scale: float 
     """Two-layer RFF deep GP: W1 ~ N(0, 1), w2 ~ N(0, 1), sigma ~ HalfNormal(sigma_scale).
 
     The notebook's noise prior is HalfNormal(0.1); the registry's variant ``deep_rff_smooth``
-    widens it.
+    widens it. f is :class:`~regmaster.nn.DeepRFFRegressor` with the sampled weights
+    (Cutajar et al. 2017).
+    Sample sites ``W1`` (D1, inner), ``w2`` (D2,), ``sigma``;
+    deterministic ``f``, shape (n,); observed ``obs``.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Inputs.
+    y : array, shape (n,), optional
+        Observations of the ``obs`` site; None samples them (prior predictive).
+    deep_rff : DeepRFFRegressor
+        The module whose feature maps stay fixed.
+    sigma_scale : float
+        Scale of sigma's HalfNormal prior.
     """
     x, y = check_inputs(x, y)
     sigma_scale = check_positive_float("sigma_scale", sigma_scale)

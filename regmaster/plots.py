@@ -16,7 +16,19 @@ from .zoo import COMPARISON_PANEL  # noqa: E402
 
 
 def plot_fit(ax, data: Dataset, outcome: FitOutcome, title: str | None = None) -> None:
-    """Truth, posterior-predictive mean, 95% band and training points on one axis."""
+    """Truth, posterior-predictive mean, 95% band and training points on one axis.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    data : Dataset
+        The training points and the test grid.
+    outcome : FitOutcome
+        The fit.
+    title : str, optional
+        Default: the model's title and R^2.
+    """
     ax.plot(data.x_test, data.y_test, "k--", lw=1.5, label="True $f(x) = \\sin(x)/x$", zorder=4)
     ax.plot(data.x_test, outcome.mean, "C0-", lw=2, label="Posterior mean", zorder=3)
     ax.fill_between(
@@ -39,7 +51,25 @@ def plot_fit(ax, data: Dataset, outcome: FitOutcome, title: str | None = None) -
 
 
 def save_fit_figures(outcomes: Sequence[FitOutcome], data: Dataset, out_dir) -> list[Path]:
-    """Write ``fit_<name>.png`` for each outcome and ``comparison.png``; return the paths."""
+    """Write ``fit_<name>.png`` for each outcome and ``comparison.png``; return the paths.
+
+    ``comparison.png`` shows the notebook's panel (:data:`~regmaster.zoo.COMPARISON_PANEL`) side by
+    side, or the first three outcomes when none of those was fitted.
+
+    Parameters
+    ----------
+    outcomes : sequence of FitOutcome
+        The fits.
+    data : Dataset
+        The data they were fitted on.
+    out_dir : path
+        Created if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -99,7 +129,24 @@ def _finish(fig, axes, title: str, note: str | None) -> None:
 
 
 def sbc_rank_figure(result, max_quantities: int = 12):
-    """Rank histograms, one panel per quantity, with the 99% per-bin band of uniform ranks."""
+    """Rank histograms, one panel per quantity, with the 99% per-bin band of uniform ranks.
+
+    The band is the 0.5% and 99.5% quantiles of Binomial(N, 1/bins), N the replications (Talts et
+    al. 2018). More than ``max_quantities`` quantities: those with the smallest Holm-adjusted
+    p-values are shown, worst first.
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        The most panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import numpy as np
     from scipy import stats as sps
 
@@ -129,7 +176,20 @@ def sbc_rank_figure(result, max_quantities: int = 12):
 
 def sbc_ecdf_figure(result, max_quantities: int = 12):
     """ECDF of the jittered ranks minus the uniform CDF, with the simultaneous 99% band
-    (Saeilynoja et al. 2022, as ArviZ computes it)."""
+    (Saeilynoja et al. 2022, as ArviZ computes it).
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        The most panels (the smallest Holm-adjusted p-values first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import numpy as np
 
     from .stats import ecdf_band
@@ -166,7 +226,22 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
 
 
 def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
-    """``sbc_ranks_<model>.png`` and ``sbc_ecdf_<model>.png`` in ``out_dir``; return the paths."""
+    """``sbc_ranks_<model>.png`` and ``sbc_ecdf_<model>.png`` in ``out_dir``; return the paths.
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    out_dir : path
+        Created if missing.
+    max_quantities : int
+        The most panels per figure.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The two files written.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

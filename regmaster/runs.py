@@ -19,13 +19,43 @@ from pathlib import Path
 
 def run_key(definition: dict) -> str:
     """A 12-hex-digit SHA-256 of the run's definition (JSON, keys sorted, other values by
-    ``repr``)."""
+    ``repr``).
+
+    Parameters
+    ----------
+    definition : dict
+        Everything that defines the run.
+
+    Returns
+    -------
+    str
+        The first 12 hex digits of the digest.
+    """
     text = json.dumps(definition, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def default_checkpoint(base: Path, label: str, replications: int, seed: int, key: str) -> Path:
-    """``base/sbc-LABEL-nN-seedS-KEY``, the label reduced to letters, digits, ``-`` and ``_``."""
+    """``base/sbc-LABEL-nN-seedS-KEY``, the label reduced to letters, digits, ``-`` and ``_``.
+
+    Parameters
+    ----------
+    base : pathlib.Path
+        The directory holding the checkpoints.
+    label : str
+        The model's label; other characters become ``_``.
+    replications : int
+        N.
+    seed : int
+        S.
+    key : str
+        :func:`run_key` of the run.
+
+    Returns
+    -------
+    pathlib.Path
+        The run's checkpoint directory.
+    """
     label = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
     return base / f"sbc-{label}-n{replications}-seed{seed}-{key}"
 
@@ -33,7 +63,17 @@ def default_checkpoint(base: Path, label: str, replications: int, seed: int, key
 @contextmanager
 def locked(checkpoint: Path, say=None):
     """Hold the lock of ``checkpoint`` for the body; if another process holds it, ``say`` so
-    (with its pid) and wait for it."""
+    (with its pid) and wait for it.
+
+    The lock is ``fcntl.flock`` on ``<checkpoint>.lock``, which holds the pid of its holder.
+
+    Parameters
+    ----------
+    checkpoint : pathlib.Path
+        The run's checkpoint directory.
+    say : callable, optional
+        Receives the waiting message; default: print to stderr.
+    """
     lock_path = checkpoint.with_name(checkpoint.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:

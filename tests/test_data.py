@@ -3,7 +3,8 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from regmaster import latent, make_sinc
+from regmaster import make_sinc
+from regmaster.data import latent
 
 
 def test_default_dataset_is_the_notebooks_key_scheme():

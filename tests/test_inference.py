@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 from numpyro.infer import MCMC, NUTS
 
-from regmaster import (
-    make_sinc,
-    model_linear,
-    model_mlp,
-    predict,
-    predictive_interval,
-    r2,
-    run_map,
-    run_nuts,
-)
+from regmaster import make_sinc, model_linear, model_mlp, predict, r2, run_map, run_nuts
 from regmaster.diagnostics import to_inference_data
+from regmaster.inference import predictive_interval
 
 DATA = make_sinc(7, n_train=30)
 
