@@ -14,13 +14,12 @@ from regmaster.engine import (
     ChainRunner,
     Draws,
     Transitions,
-    _current_platform,
     default_lanes_per_step,
     host_rng,
     over_lanes,
 )
 from regmaster.engine._kernel import _uniform_points
-from regmaster.engine._lanes import _pad_lanes
+from regmaster.engine._lanes import _current_platform, _pad_lanes
 
 
 def one_chain(runner: ChainRunner, z0, y, rng_key) -> Transitions:

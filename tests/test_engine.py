@@ -9,6 +9,7 @@ import numpyro.distributions as dist
 import pytest
 
 from regmaster import engine
+from regmaster.engine import _driver, _lanes
 
 
 def _normal_mean(x, y=None):
@@ -69,13 +70,13 @@ def test_running_lanes_in_steps_does_not_change_any_lanes_draws():
 
 
 def test_lanes_per_step_defaults_to_forty_on_a_cpu_and_every_lane_on_an_accelerator():
-    # The layouts measured fastest (regmaster/engine.py, beside LANES_PER_STEP): on a CPU 40 lanes
-    # per step, never more than there are lanes; on a GPU every lane in one vmap.
+    # The layouts measured fastest (regmaster/engine/_lanes.py, beside LANES_PER_STEP): on a CPU
+    # 40 lanes per step, never more than there are lanes; on a GPU every lane in one vmap.
     assert engine.default_lanes_per_step("cpu", 400) == 40
     assert engine.default_lanes_per_step("cpu", 6) == 6
     assert engine.default_lanes_per_step("gpu", 400) == 400
     with jax.default_device(jax.devices("cpu")[0]):
-        assert engine._current_platform([]) == "cpu"
+        assert _lanes._current_platform([]) == "cpu"
 
 
 _TWO_CPU_DEVICES = """
@@ -182,8 +183,8 @@ def test_group_by_cost_sorts_lanes_into_steps_and_deals_them_over_devices():
 def test_regrouping_lanes_by_trajectory_length_changes_no_draw(monkeypatch):
     moves = []
     grouped = engine.group_by_cost
-    monkeypatch.setattr(
-        engine, "group_by_cost", lambda *a, **k: moves.append(grouped(*a, **k)) or moves[-1]
+    monkeypatch.setattr(  # the driver's reference: where the segment loop looks it up
+        _driver, "group_by_cost", lambda *a, **k: moves.append(grouped(*a, **k)) or moves[-1]
     )
     together = _fit(lanes_per_step=2, segment_steps=10, regroup=False)
     regrouped = _fit(lanes_per_step=2, segment_steps=10, regroup=True)

@@ -5,8 +5,9 @@ Every check of the convergence and exact-posterior families reads R-hat, ESS or 
 
 - R-hat (rank-normalised split R-hat, Vehtari et al. 2021) must exceed the convergence
   threshold (``regmaster.verdicts.RHAT``) on chains that differ in location, on chains that drift
-  within themselves (what splitting catches) and on chains that differ only in scale (what the folded, rank-normalised form catches; the classic R-hat of
-  Gelman & Rubin 1992 misses both of the last two);
+  within themselves (what splitting catches) and on chains that differ only in scale (what the
+  folded, rank-normalised form catches; the classic R-hat of Gelman & Rubin 1992 misses both of
+  the last two);
 - ESS of AR(1) chains must match N (1 - rho) / (1 + rho) (Geyer 1992), and MCSE of their mean
   sqrt(1 / ESS) times their sd.
 

@@ -13,10 +13,6 @@ the devices of several processes), ``_checkpoint`` (saved segments), ``_driver``
 
 from __future__ import annotations
 
-import sys as _sys
-from types import ModuleType as _ModuleType
-
-from . import _checkpoint, _driver, _kernel, _lanes, _placement
 from ._checkpoint import clear_checkpoint as clear_checkpoint
 from ._checkpoint import has_checkpoint as has_checkpoint
 from ._driver import SEGMENTS as SEGMENTS
@@ -27,37 +23,13 @@ from ._kernel import ChainRunner as ChainRunner
 from ._kernel import Draws as Draws
 from ._kernel import Transitions as Transitions
 from ._kernel import chain_runner as chain_runner
-from ._kernel import hmc as hmc
 from ._kernel import host_rng as host_rng
 from ._kernel import latent_transforms as latent_transforms
-from ._kernel import potential_energy as potential_energy
 from ._lanes import LANES_PER_STEP as LANES_PER_STEP
-from ._lanes import _current_platform as _current_platform
 from ._lanes import default_lanes_per_step as default_lanes_per_step
 from ._lanes import group_by_cost as group_by_cost
 from ._lanes import over_lanes as over_lanes
 from ._placement import spans_processes as spans_processes
 
-# ``hmc`` and ``potential_energy``: NumPyro's kernel and potential as the kernel adapter calls
-# them; the validation suite's planted bugs (validation/calibration/bugs.py) replace them here.
 # Checkpoints pickle Transitions: by this package's name, so files do not depend on the layout.
 Transitions.__module__ = __name__
-
-_MODULES = (_kernel, _lanes, _placement, _checkpoint, _driver)
-_UNSET = object()
-
-
-class _Engine(_ModuleType):
-    """This package, whose names, when one is replaced (``monkeypatch.setattr``: a test's spy, a
-    planted bug), are replaced in the modules that use them too, as in a single module."""
-
-    def __setattr__(self, name: str, value) -> None:
-        old = self.__dict__.get(name, _UNSET)
-        if old is not _UNSET and not isinstance(old, _ModuleType):
-            for module in _MODULES:
-                if module.__dict__.get(name, _UNSET) is old:
-                    setattr(module, name, value)
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Engine

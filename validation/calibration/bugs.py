@@ -24,7 +24,7 @@ import pytest
 from einops import einsum
 from numpyro.primitives import Messenger
 
-from regmaster import diagnostics, engine, inference, kernels, nn, sbc, stats, zoo
+from regmaster import diagnostics, inference, kernels, nn, sbc, stats, zoo
 from regmaster.checks import check_inputs
 
 Patch = Callable[[pytest.MonkeyPatch], None]
@@ -113,8 +113,7 @@ def _tempered_target(mp: pytest.MonkeyPatch) -> None:
     def tempered(*args, **kwargs):
         return 0.8 * original(*args, **kwargs)
 
-    mp.setattr(numpyro.infer.util, "potential_energy", tempered)
-    mp.setattr(engine, "potential_energy", tempered)
+    replace_everywhere(mp, numpyro.infer.util, "potential_energy", tempered)
 
 
 def _missing_jacobian(mp: pytest.MonkeyPatch) -> None:
@@ -143,8 +142,7 @@ def _no_adaptation(mp: pytest.MonkeyPatch) -> None:
 
         return init, sample_kernel
 
-    mp.setattr(numpyro.infer.hmc, "hmc", hmc)
-    mp.setattr(engine, "hmc", hmc)
+    replace_everywhere(mp, numpyro.infer.hmc, "hmc", hmc)
 
 
 def _chains_share_randomness(mp: pytest.MonkeyPatch) -> None:
