@@ -44,6 +44,7 @@ from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from regmaster import engine as nuts_engine  # noqa: E402
 from regmaster import sbc, zoo  # noqa: E402
+from regmaster.settings import Execution, RunLengths  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -82,7 +83,8 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     """Time the three contenders on ``n`` replications of ``spec``'s SBC (the MCMC loop on ``k``,
     the kernel loop on ``j``, each scaled to ``n``)."""
     settings, kwargs = spec.sbc, spec.fixed_kwargs()
-    warmup, samples, chains = settings.num_warmup, settings.num_samples, settings.num_chains
+    lengths = settings.lengths
+    warmup, samples, chains = lengths.num_warmup, lengths.num_samples, lengths.num_chains
     nuts = {"target_accept_prob": spec.target_accept_prob, "max_tree_depth": spec.max_tree_depth}
     x = settings.design()
     _, y = sbc.simulate(spec.model, jr.PRNGKey(0), x, n, observed=settings.observed, **kwargs)
@@ -97,14 +99,10 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
             key,
             x,
             y_batch,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=chains,
-            devices=on,
-            segment_steps=segment,
-            regroup=regroup,
-            **nuts,
-            **kwargs,
+            RunLengths(num_warmup=num_warmup, num_samples=num_samples, num_chains=chains),
+            spec.nuts(),
+            Execution(devices=on, segment_steps=segment, regroup=regroup),
+            kwargs,
         )
 
     # Untimed: the first NUTS program of a process pays ~1 s of one-off start-up (imports,

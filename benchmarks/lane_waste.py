@@ -17,6 +17,7 @@ import jax.random as jr
 import numpy as np
 
 from regmaster import engine, sbc, zoo
+from regmaster.settings import Execution
 
 jax.config.update("jax_enable_x64", True)
 
@@ -35,31 +36,26 @@ def main() -> None:
     spec = zoo.REGISTRY.get(args.model)
     if spec is None or spec.sbc is None or spec.inference != "nuts":
         parser.error(f"--model must be one of {zoo.names(calibratable=True)}, got {args.model!r}")
-    if args.replications * spec.sbc.num_chains < engine.LANES_PER_STEP:
+    if args.replications * spec.sbc.lengths.num_chains < engine.LANES_PER_STEP:
         parser.error(
             f"--replications must give at least {engine.LANES_PER_STEP} lanes "
-            f"({spec.sbc.num_chains} chains each), got {args.replications}"
+            f"({spec.sbc.lengths.num_chains} chains each), got {args.replications}"
         )
     settings, kwargs = spec.sbc, spec.fixed_kwargs()
     x = settings.design()
     _, y = sbc.simulate(
         spec.model, jr.PRNGKey(0), x, args.replications, observed=settings.observed, **kwargs
     )
-    fit = engine.fit_batched(
-        spec.model,
-        jr.PRNGKey(1),
-        x,
-        y,
-        regroup=False,
-        **spec.sbc_nuts_settings(),
-        **kwargs,
+    fit = spec.nuts().fit(
+        spec.model, jr.PRNGKey(1), x, y, settings.lengths, Execution(regroup=False), kwargs
     )
-    steps = np.asarray(fit.num_steps).reshape(args.replications * settings.num_chains, -1)
+    chains = settings.lengths.num_chains
+    steps = np.asarray(fit.num_steps).reshape(args.replications * chains, -1)
     print(
         f"{spec.name}: {steps.shape[0]} lanes x {steps.shape[1]} post-warmup iterations; "
         f"leapfrog steps mean {steps.mean():.1f}, median {np.median(steps):.0f}, max "
-        f"{steps.max()}; computed per needed: groups of {settings.num_chains} (kernel loop) "
-        f"{computed_per_needed(steps, settings.num_chains):.2f}, groups of "
+        f"{steps.max()}; computed per needed: groups of {chains} (kernel loop) "
+        f"{computed_per_needed(steps, chains):.2f}, groups of "
         f"{engine.LANES_PER_STEP} (engine) "
         f"{computed_per_needed(steps, engine.LANES_PER_STEP):.2f}"
     )

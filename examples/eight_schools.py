@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from regmaster import ModelSpec, SBCSettings
+from regmaster import ModelSpec, RunLengths, SBCSettings
 
 SIGMA = (15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0)  # the schools' standard errors
 
@@ -38,8 +38,7 @@ def _settings(**changes) -> SBCSettings:
         inputs=SIGMA,
         observed="y",
         probe_x=None,
-        num_warmup=500,
-        num_samples=500,
+        lengths=RunLengths(num_warmup=500, num_samples=500, num_chains=2),
         replications_ci=200,
     )
     return SBCSettings(**(base | changes))

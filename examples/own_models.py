@@ -14,7 +14,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from regmaster import ModelSpec, SBCSettings
+from regmaster import ModelSpec, RunLengths, SBCSettings
 
 # A fixed design: 20 rows, 3 covariates on [-1, 1] (a seeded draw, kept in the file's numbers).
 DESIGN = np.round(np.random.default_rng(20261202).uniform(-1.0, 1.0, (20, 3)), 3)
@@ -55,7 +55,7 @@ def two_sites_narrow_prior(inputs):
     two_sites(inputs, prior_scale=0.3)
 
 
-_RUN = dict(num_warmup=300, num_samples=300, replications_ci=100)
+_RUN = dict(lengths=RunLengths(num_warmup=300, num_samples=300, num_chains=2), replications_ci=100)
 
 REGRESSION = ModelSpec(
     name="regression_3_covariates",

@@ -5,11 +5,12 @@ The names below are the public surface; everything else stays importable from it
 (:mod:`regmaster.kernels`, :mod:`regmaster.engine`, :mod:`regmaster.inference`, ...).
 
 Describe a model
-    :class:`ModelSpec`, :class:`SBCSettings`, :class:`NutsSettings`, :class:`Notebook`,
+    :class:`ModelSpec`, :class:`SBCSettings`, :class:`RunLengths`, :class:`Notebook`,
     :class:`AdamSchedule`, :func:`variant`; the registry: :data:`REGISTRY`, :data:`MODEL_NAMES`,
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
-    :func:`run_sbc`, :func:`run_model_sbc`, :class:`SBCResult`; the verdicts:
+    :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`)
+    and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.reference` (posterior draws
     against reference moments).
@@ -29,6 +30,7 @@ from importlib import metadata as _metadata
 
 from . import reference, report, verdicts
 from .data import Dataset, make_sinc
+from .engine import BatchedNUTS
 from .experiment import FitOutcome, fit_many, fit_one
 from .inference import predict, r2, run_map, run_nuts
 from .models import (
@@ -42,7 +44,8 @@ from .models import (
     model_rff_svr,
 )
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
-from .sbc import SBCResult, run_model_sbc, run_sbc
+from .sbc import SBCResult, run_sbc
+from .settings import Execution, RunLengths
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
 from .zoo import (
     MODEL_NAMES,
@@ -50,7 +53,6 @@ from .zoo import (
     AdamSchedule,
     ModelSpec,
     Notebook,
-    NutsSettings,
     SBCSettings,
     get_spec,
     names,
@@ -61,7 +63,7 @@ __all__ = [
     # describe a model
     "ModelSpec",
     "SBCSettings",
-    "NutsSettings",
+    "RunLengths",
     "Notebook",
     "AdamSchedule",
     "variant",
@@ -71,7 +73,8 @@ __all__ = [
     "MODEL_NAMES",
     # run SBC and the checks
     "run_sbc",
-    "run_model_sbc",
+    "BatchedNUTS",
+    "Execution",
     "SBCResult",
     "Verdict",
     "sbc_verdicts",

@@ -18,7 +18,8 @@ from numpyro.infer import log_likelihood
 
 from .data import Dataset, make_sinc
 from .inference import run_nuts
-from .zoo import ModelSpec, NutsSettings, get_spec
+from .settings import RunLengths
+from .zoo import ModelSpec, get_spec
 
 # Fixed inputs at which f is compared across chains (the invariant quantities of the neural models).
 INVARIANT_POINTS = (-7.5, -2.5, 0.0, 2.5, 7.5)
@@ -31,7 +32,7 @@ class NutsRun(NamedTuple):
     diverging: np.ndarray
     num_steps: np.ndarray
     energy: np.ndarray
-    settings: NutsSettings
+    settings: RunLengths
     max_tree_depth: int
     seconds: float
 
@@ -85,7 +86,7 @@ def latent_sites(spec: ModelSpec, data: Dataset) -> list[str]:
 
 
 def nuts_run(
-    name: str, seed: int, data: Dataset | None = None, settings: NutsSettings | None = None
+    name: str, seed: int, data: Dataset | None = None, settings: RunLengths | None = None
 ) -> NutsRun:
     """NUTS on ``data`` (default: the notebook's) with the entry's convergence settings (or
     ``settings``) and sampler settings; chains vectorised."""

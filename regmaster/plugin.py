@@ -203,17 +203,17 @@ class Checks:
         inference_model=None,
     ):
         """Simulation-based calibration of ``spec`` with its ``SBCSettings``
-        (:func:`regmaster.run_model_sbc`); records the verdict, p-values, health and plots.
+        (:func:`regmaster.run_sbc`); records the verdict, p-values, health and plots.
 
         ``inference_model``: fit this model to data simulated from ``spec.model`` (the same
         sites; e.g. a cheaper approximation, or a twin with another prior, which should fail).
         """
         from .plots import sbc_ecdf_figure, sbc_rank_figure
-        from .sbc import run_model_sbc
+        from .sbc import run_sbc
 
-        result = run_model_sbc(
+        result = run_sbc(
             spec,
-            num_replications=replications,
+            replications=replications,
             seed=self.seed,
             alpha=alpha,
             inference_model=inference_model,

@@ -10,6 +10,7 @@ in one compiled program.
 
 from __future__ import annotations
 
+import copy
 import functools
 import operator
 import time
@@ -25,7 +26,8 @@ from numpyro.infer import Predictive
 from . import diagnostics, stats, zoo
 from .calling import check_finite, conditioned, describe, trace
 from .checks import check_positive_int
-from .engine import BatchedFit, Draws, fit_batched, host_rng, latent_transforms
+from .engine import BatchedFit, BatchedNUTS, Draws, host_rng, latent_transforms
+from .settings import Execution
 from .verdicts import RHAT, SBC_ALPHA
 
 
@@ -45,10 +47,51 @@ class SBCResult(NamedTuple):
     earlier_seconds: float = 0.0  # of ``seconds``: earlier sittings of a resumed run
     truth: np.ndarray | None = None  # (replications, quantities): the simulated truths' values
     thinned: np.ndarray | None = None  # (replications, num_draws, quantities): the ranked draws
+    per_replication: dict[str, np.ndarray] | None = None  # health figures, leading axis N
+    rank_rng: np.random.Generator | None = None  # the rank tests' generator, as ranking left it
 
     @property
     def replications(self) -> int:
         return int(self.ranks.shape[0])
+
+    def split(self, groups: int) -> list[SBCResult]:
+        """The batch as ``groups`` independent SBC runs of equal size, in order, each with its own
+        rank tests, verdict and fit health: how the calibration measures false-alarm rates and
+        power over many seeds at once (one compiled program for all of them).
+
+        The rank tests of group g continue the generator where group g - 1 left it, so a split
+        run's p-values do not depend on the verdict of the whole batch.
+        """
+        groups = check_positive_int("groups", groups)
+        if self.per_replication is None or self.rank_rng is None:
+            raise ValueError("split needs a result of run_sbc (its per-replication figures)")
+        if self.replications % groups or self.replications // groups < 2:
+            raise ValueError(
+                f"groups must divide the {self.replications} replications into runs of at "
+                f"least 2, got {groups}"
+            )
+        rng = copy.deepcopy(self.rank_rng)
+        parts = []
+        for group in np.split(np.arange(self.replications), groups):
+            ranks = self.ranks[group]
+            pvalues, adjusted, passed = verdict(ranks, self.num_draws, self.alpha, rng)
+            stats_g = {k: v[group] for k, v in self.per_replication.items()}
+            parts.append(
+                self._replace(
+                    ranks=ranks,
+                    pvalues=pvalues,
+                    adjusted=adjusted,
+                    passed=passed,
+                    fit_diagnostics=fit_summary(stats_g, self.num_draws),
+                    seconds=self.seconds / groups,
+                    earlier_seconds=self.earlier_seconds / groups,
+                    truth=self.truth[group],
+                    thinned=self.thinned[group],
+                    per_replication=stats_g,
+                    rank_rng=None,
+                )
+            )
+        return parts
 
     @property
     def replications_per_second(self) -> float:
@@ -258,160 +301,170 @@ def verdict(
     return pvalues, adjusted, bool(np.all(adjusted > alpha))
 
 
-def run_sbc(model, x, *, num_replications: int, key: jax.Array, **kwargs) -> SBCResult:
-    """Simulation-based calibration of NUTS on ``inference_model`` (default: ``model``).
-
-    ``parameters`` selects the sample sites whose components are ranked (default: all; pass the
-    identified ones for models with permutation-symmetric weights); ``probe_x`` adds f at those
-    inputs; the log-likelihood is always a test quantity (a sampler that returns the prior passes
-    every parameter and fails there). ``devices``: split the fits over these; ``on_progress``
-    and ``checkpoint``: reports and a resumable run (see :func:`regmaster.engine.fit_batched`).
-    Keyword arguments are those of :func:`run_sbc_groups`.
-    """
-    return run_sbc_groups(model, x, num_replications=num_replications, key=key, **kwargs)[0]
-
-
-def run_sbc_groups(
-    model,
-    x,
+def run_sbc(
+    spec: zoo.ModelSpec | str,
     *,
-    num_replications: int,
-    key: jax.Array,
-    observed,
-    groups: int = 1,
-    inference_model=None,
-    parameters: Sequence[str] | None = None,
-    probe_x=None,
-    probe_site: str = "f",
-    num_warmup: int = 500,
-    num_samples: int = 500,
-    num_chains: int = 2,
-    num_draws: int = 99,
-    target_accept_prob: float = 0.8,
-    max_tree_depth: int = 10,
+    seed: int = 0,
+    replications: int | None = None,
     alpha: float = SBC_ALPHA.value,
-    name: str | None = None,
-    devices=None,
-    on_progress=None,
-    checkpoint=None,
-    **model_kwargs,
-) -> list[SBCResult]:
-    """``groups`` independent SBC runs of ``num_replications`` each, fitted as one batch.
+    inference: BatchedNUTS | None = None,
+    inference_model=None,
+    execution: Execution | None = None,
+) -> SBCResult:
+    """Simulation-based calibration of a model's inference (Talts et al. 2018).
 
-    ``x``: the model's inputs, any pytree of arrays or ``None`` (:mod:`regmaster.calling`);
-    ``observed``: its observed sample site (a name: the model takes the data as its second
-    argument) or sites (a sequence of names: they are conditioned). ``probe_x`` and
-    ``probe_site``: rank the components of ``probe_site`` at inputs ``probe_x``.
+    Parameters
+    ----------
+    spec : ModelSpec or str
+        The model and its :class:`~regmaster.SBCSettings` (inputs, observed sites, test
+        quantities, run lengths, CI size): a ``ModelSpec``, a registered name, or an import
+        path ``module:attr``.
+    seed : int
+        Simulation, fits and rank tie-breaking all derive from it.
+    replications : int, optional
+        N, the number of simulated data sets (default: the entry's CI size).
+    alpha : float
+        Family-wise false-alarm rate of the verdict (Holm over every test of every quantity).
+    inference : BatchedNUTS, optional
+        The inference calibrated (default: the entry's NUTS settings, ``spec.nuts()``).
+    inference_model : callable, optional
+        Fit this model to the data simulated from ``spec.model`` (the same sites: a cheaper
+        approximation, or a twin with another prior, which should fail).
+    execution : Execution, optional
+        Devices, checkpoint, progress: where and how the fits run (default: one device).
 
-    Every quantity is computed on the simulated truths before the first fit, so a run that
-    would fail at its end fails at its start. The replications are drawn and fitted together
-    (one compiled program) and split in order into ``groups`` runs, each with its own ranks,
-    verdict and fit diagnostics: how the calibration measures false-alarm rates and power over
-    many seeds at once. ``groups=1`` is :func:`run_sbc`.
+    Returns
+    -------
+    SBCResult
+        Ranks, p-values, verdict and fit health; :meth:`SBCResult.split` divides it into
+        independent runs.
+
+    Notes
+    -----
+    For n = 1..N: theta~ ~ p(theta), y~ ~ p(y | theta~), L thinned draws theta_l of the fitted
+    posterior, and r = #{q(theta_l) < q(theta~)} (ties at random) for each test quantity q:
+    every component of the ranked latent sites, the probed site at ``probe_x`` and the
+    log-likelihood of every observed site. Under exact inference each r is uniform on 0..L.
+    Every quantity is computed on the simulated truths before the first fit, so a run that would
+    fail at its end fails at its start.
     """
-    num_replications = check_positive_int("num_replications", num_replications, minimum=2)
-    groups = check_positive_int("groups", groups)
-    num_draws = check_positive_int("num_draws", num_draws)
-    if num_draws > num_chains * num_samples:
+    spec = spec if isinstance(spec, zoo.ModelSpec) else zoo.resolve(spec)
+    if spec.sbc is None:
         raise ValueError(
-            f"num_draws must be <= num_chains * num_samples = "
-            f"{num_chains * num_samples}, got {num_draws}"
+            "model must have SBC settings (registered: "
+            f"{', '.join(zoo.names(calibratable=True))}); got {spec.name!r}"
         )
+    settings = spec.sbc
+    replications = settings.replications_ci if replications is None else replications
+    replications = check_positive_int("replications", replications, minimum=2)
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    inference_model = model if inference_model is None else inference_model
+    inference = spec.nuts() if inference is None else inference
+    execution = Execution() if execution is None else execution
+    inference_model = spec.model if inference_model is None else inference_model
+    probe_x = None if settings.probe_x is None else jax.tree.map(jnp.asarray, settings.probe_x)
+    problem = _Problem(
+        spec.model, inference_model, settings, spec.fixed_kwargs(), settings.design(), probe_x
+    )
+    return _calibrate(problem, jr.PRNGKey(seed), replications, alpha, inference, execution, spec)
+
+
+class _Problem(NamedTuple):
+    """What an SBC run simulates from and fits: the models, the settings, the model's keywords."""
+
+    model: Any
+    inference_model: Any
+    settings: zoo.SBCSettings
+    model_kwargs: dict[str, Any]
+    x: Any  # the inputs, as arrays
+    probe_x: Any  # the probe inputs, as arrays, or None
+
+    def quantities(self, params, data_row):
+        s = self.settings
+        return quantity_values(
+            self.inference_model,
+            params,
+            self.x,
+            data_row,
+            parameters=s.parameters,
+            probe_x=self.probe_x,
+            probe_site=s.probe_site,
+            observed=s.observed,
+            **self.model_kwargs,
+        )
+
+
+def _calibrate(problem: _Problem, key, replications, alpha, inference, execution, spec):
+    """Simulate, check the quantities on the truths, fit every replication in one batch, rank."""
+    s, kwargs, x = problem.settings, problem.model_kwargs, problem.x
     check_finite("x", x)
-    check_model_call(model, x, observed, model_kwargs)
-    if inference_model is not model:
-        check_model_call(inference_model, x, observed, model_kwargs)
+    check_model_call(problem.model, x, s.observed, kwargs)
+    if problem.inference_model is not problem.model:
+        check_model_call(problem.inference_model, x, s.observed, kwargs)
     key_sim, key_fit, key_rank = jr.split(key, 3)
     start = time.perf_counter()
     truth_params, y = simulate(
-        model, key_sim, x, groups * num_replications, observed=observed, **model_kwargs
+        problem.model, key_sim, x, replications, observed=s.observed, **kwargs
     )
     y_row = jax.tree.map(lambda a: a[0], y)
-    fitted = sorted(latent_transforms(inference_model, x, y_row, model_kwargs))
+    fitted = sorted(latent_transforms(problem.inference_model, x, y_row, kwargs))
     _check_quantities(
-        truth_params, fitted, parameters, inference_model, x, probe_x, probe_site, model_kwargs
-    )
-    probe_x = None if probe_x is None else jax.tree.map(jnp.asarray, probe_x)
-
-    def quantities(params, data_row):
-        return quantity_values(
-            inference_model,
-            params,
-            x,
-            data_row,
-            parameters=parameters,
-            probe_x=probe_x,
-            probe_site=probe_site,
-            observed=observed,
-            **model_kwargs,
-        )
-
-    # The truth's quantities before any fit: an error in them costs no fitting.
-    truth = jax.jit(jax.vmap(quantities))({k: truth_params[k] for k in fitted}, y)
-    one = {k: v[0] for k, v in truth_params.items() if k in fitted}
-    ranked = len(quantity_names(one, parameters=parameters))  # parameter components and loglik
-    names = quantity_names(
-        one,
-        parameters=parameters,
-        probe_x=probe_x,
-        probe_size=truth.shape[1] - ranked,  # the probed site's components
-        probe_site=probe_site,
-    )
-    fit = fit_batched(
-        inference_model,
-        key_fit,
+        truth_params,
+        fitted,
+        s.parameters,
+        problem.inference_model,
         x,
-        y,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        target_accept_prob=target_accept_prob,
-        max_tree_depth=max_tree_depth,
-        devices=devices,
-        on_progress=on_progress,
-        checkpoint=checkpoint,
-        **model_kwargs,
+        s.probe_x,
+        s.probe_site,
+        kwargs,
     )
-    per_draw = jax.jit(jax.vmap(jax.vmap(quantities, (0, None)), (0, 0)))
+    # The truth's quantities before any fit: an error in them costs no fitting.
+    truth = jax.jit(jax.vmap(problem.quantities))({k: truth_params[k] for k in fitted}, y)
+    names = _names(truth_params, fitted, s, truth.shape[1])
+    fit = inference.fit(problem.inference_model, key_fit, x, y, s.lengths, execution, kwargs)
+    per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None)), (0, 0)))
     shape = fit.diverging.shape  # (N, chains, draws)
     all_draws = per_draw(
         {k: v.reshape(shape[0], -1, *v.shape[3:]) for k, v in fit.samples.items()}, y
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
     rng = host_rng(key_rank)
-    thinned = thin(all_draws, num_draws)
-    truth = np.asarray(truth)
-    all_ranks = ranks_of(truth, thinned, rng)
+    thinned = thin(all_draws, s.num_draws)
+    ranks = ranks_of(np.asarray(truth), thinned, rng)
+    rank_rng = copy.deepcopy(rng)
+    pvalues, adjusted, passed = verdict(ranks, s.num_draws, alpha, rng)
+    per_replication = replication_health(fit, all_draws)
     # A run resumed from a checkpoint also counts the seconds its earlier sittings took.
-    seconds = (time.perf_counter() - start + fit.earlier_seconds) / groups
-    results = []
-    for group in np.split(np.arange(groups * num_replications), groups):
-        ranks = all_ranks[group]
-        pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, rng)
-        part = fit._replace(
-            **{f: getattr(fit, f)[group] for f in ("diverging", "num_steps", "accept_prob")}
-        )
-        results.append(
-            SBCResult(
-                name or getattr(inference_model, "__name__", "model"),
-                names,
-                ranks,
-                num_draws,
-                pvalues,
-                adjusted,
-                alpha,
-                passed,
-                fit_summary(part, all_draws[group], num_draws),
-                seconds,
-                fit.earlier_seconds / groups,
-                truth[group],
-                thinned[group],
-            )
-        )
-    return results
+    return SBCResult(
+        spec.name,
+        names,
+        ranks,
+        s.num_draws,
+        pvalues,
+        adjusted,
+        alpha,
+        passed,
+        fit_summary(per_replication, s.num_draws),
+        time.perf_counter() - start + fit.earlier_seconds,
+        fit.earlier_seconds,
+        np.asarray(truth),
+        thinned,
+        per_replication,
+        rank_rng,
+    )
+
+
+def _names(truth_params, fitted, settings, num_quantities: int) -> list[str]:
+    """The test quantities' names; the probed site's size read off the truths' quantities."""
+    one = {k: v[0] for k, v in truth_params.items() if k in fitted}
+    ranked = len(quantity_names(one, parameters=settings.parameters))  # components and loglik
+    return quantity_names(
+        one,
+        parameters=settings.parameters,
+        probe_x=settings.probe_x,
+        probe_size=num_quantities - ranked,
+        probe_site=settings.probe_site,
+    )
 
 
 def _check_quantities(
@@ -450,80 +503,40 @@ def _check_quantities(
         )
 
 
-def fit_summary(fit: BatchedFit, quantity_draws: np.ndarray, num_draws: int) -> dict[str, Any]:
-    """Per-replication NUTS health: divergences, saturated trees, acceptance, R-hat and ESS.
+def replication_health(fit: BatchedFit, quantity_draws: np.ndarray) -> dict[str, np.ndarray]:
+    """Each replication's health figures, leading axis N: the sampler's transitions (divergent,
+    at the tree-depth limit, acceptance) and the bulk ESS and R-hat of every test quantity.
 
-    ``quantity_draws`` is (N, chain, draw, Q). ESS below ``num_draws`` means the thinned draws are
-    not near-independent for that replication and quantity.
+    ``quantity_draws`` is (N, chain, draw, Q).
     """
-    saturated = fit.num_steps >= 2**fit.max_tree_depth - 1
     draws = np.moveaxis(quantity_draws, (1, 2), (0, 1))  # (chain, draw, N, Q)
-    ess = diagnostics.ess_bulk(draws)
+    health = {
+        "diverging": fit.diverging,
+        "saturated": fit.num_steps >= 2**fit.max_tree_depth - 1,
+        "accept_prob": fit.accept_prob,
+        "ess_bulk": diagnostics.ess_bulk(draws),
+    }
+    if fit.diverging.shape[1] >= 2:
+        health["rhat"] = diagnostics.rhat(draws)
+    return health
+
+
+def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]:
+    """Divergences, saturated trees, acceptance, ESS and R-hat over the replications of
+    :func:`replication_health`. ESS below ``num_draws`` means the thinned draws are not
+    near-independent for that replication and quantity."""
+    ess = health["ess_bulk"]
     summary: dict[str, Any] = {
-        "replications_with_divergences": int(np.sum(fit.diverging.any(axis=(1, 2)))),
-        "divergent_transitions": int(fit.diverging.sum()),
-        "saturated_transitions": int(saturated.sum()),
-        "mean_accept_prob": float(fit.accept_prob.mean()),
+        "replications_with_divergences": int(np.sum(health["diverging"].any(axis=(1, 2)))),
+        "divergent_transitions": int(health["diverging"].sum()),
+        "saturated_transitions": int(health["saturated"].sum()),
+        "mean_accept_prob": float(health["accept_prob"].mean()),
         "min_ess_bulk": float(ess.min()),
         "median_ess_bulk": float(np.median(ess)),
         "share_ess_below_num_draws": float(np.mean(ess < num_draws)),
     }
-    if fit.diverging.shape[1] >= 2:
-        rhat = diagnostics.rhat(draws)
+    if "rhat" in health:
+        rhat = health["rhat"]
         summary["max_rhat"] = float(np.nanmax(rhat))
         summary["share_rhat_above_1_01"] = float(np.mean(rhat > RHAT.value))
     return summary
-
-
-def run_model_sbc(name: str | zoo.ModelSpec, **kwargs) -> SBCResult:
-    """SBC of a model entry with its settings (:class:`regmaster.zoo.SBCSettings`, the entry's
-    sampler settings): a registered name, an import path ``module:attr``, or a ``ModelSpec``.
-
-    The model's fixed modules (RFF feature maps) are the notebook's, built from its keys.
-    Keyword arguments are those of :func:`run_model_sbc_groups`.
-    """
-    return run_model_sbc_groups(name, **kwargs)[0]
-
-
-def run_model_sbc_groups(
-    name: str | zoo.ModelSpec,
-    *,
-    groups: int = 1,
-    num_replications: int | None = None,
-    seed: int = 0,
-    alpha: float = SBC_ALPHA.value,
-    inference_model=None,
-    devices=None,
-    on_progress=None,
-    checkpoint=None,
-) -> list[SBCResult]:
-    """:func:`run_model_sbc` as ``groups`` independent runs fitted in one batch
-    (:func:`run_sbc_groups`)."""
-    spec = name if isinstance(name, zoo.ModelSpec) else zoo.resolve(name)
-    if spec.sbc is None:
-        calibratable = zoo.names(calibratable=True)
-        raise ValueError(
-            f"model must have SBC settings (registered: {', '.join(calibratable)}); "
-            f"got {spec.name!r}"
-        )
-    settings = spec.sbc
-    replications = settings.replications_ci if num_replications is None else num_replications
-    return run_sbc_groups(
-        spec.model,
-        settings.design(),
-        num_replications=replications,
-        groups=groups,
-        key=jr.PRNGKey(seed),
-        inference_model=inference_model,
-        parameters=settings.parameters,
-        probe_x=settings.probe_x,
-        alpha=alpha,
-        name=spec.name,
-        devices=devices,
-        on_progress=on_progress,
-        checkpoint=checkpoint,
-        observed=settings.observed,
-        probe_site=settings.probe_site,
-        **spec.sbc_nuts_settings(),
-        **spec.fixed_kwargs(),
-    )

@@ -21,7 +21,9 @@ from typing import Any, Literal
 import jax
 
 from . import models
+from .engine import BatchedNUTS
 from .nn import DeepRFFRegressor, RFFFeatureMap
+from .settings import RunLengths
 
 Inference = Literal["nuts", "map"]
 Cost = Literal["ci", "slow", "release"]
@@ -64,17 +66,8 @@ class Notebook:
 
 
 @dataclass(frozen=True)
-class NutsSettings:
-    """A multi-chain NUTS run for the convergence checks (>= 4 chains: R-hat needs several)."""
-
-    num_warmup: int = 500
-    num_samples: int = 1000
-    num_chains: int = 4
-
-
-@dataclass(frozen=True)
 class SBCSettings:
-    """How a NUTS model is calibrated: inputs, data sites, run lengths, test quantities, CI size.
+    """How a model is calibrated: inputs, data sites, run lengths, test quantities, CI size.
 
     ``inputs``: the model's inputs, any array (a design matrix of several covariates), a dict of
     arrays, or nothing (``None`` with no ``num_points``: the model is called without inputs);
@@ -84,15 +77,16 @@ class SBCSettings:
     ``parameters`` lists the sample sites whose components are ranked (``None``: every site);
     models whose weights are not identified rank only invariant quantities. ``probe_x``: inputs
     at which the site ``probe_site`` is ranked too (``None``: no probe). The log-likelihood of
-    every observed site is always ranked. Release size: ``--sbc-replications``.
+    every observed site is always ranked. ``lengths``: each replication's chains;
+    ``num_draws``: the L thinned draws each truth is ranked among. Release size:
+    ``--sbc-replications``.
     """
 
     observed: str | tuple[str, ...] | None = None
     num_points: int | None = None
     inputs: Any = None
-    num_warmup: int = 500
-    num_samples: int = 500
-    num_chains: int = 2
+    lengths: RunLengths = RunLengths(num_warmup=500, num_samples=500, num_chains=2)
+    num_draws: int = 99
     parameters: tuple[str, ...] | None = None
     probe_x: Any = None
     probe_site: str = "f"
@@ -106,6 +100,11 @@ class SBCSettings:
             )
         if self.num_points is not None and self.inputs is not None:
             raise ValueError("SBCSettings takes at most one of num_points and inputs")
+        draws = self.lengths.num_chains * self.lengths.num_samples
+        if not 1 <= self.num_draws <= draws:
+            raise ValueError(
+                f"num_draws must be in 1..num_chains * num_samples = {draws}, got {self.num_draws}"
+            )
 
     def design(self):
         """The model's inputs: ``inputs`` as arrays (a tuple of numbers as a float array), else
@@ -131,6 +130,8 @@ class SBCSettings:
                 return [plain(v) for v in value]
             if hasattr(value, "shape"):
                 return np.asarray(value).tolist()
+            if dataclasses.is_dataclass(value):
+                return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
             return value
 
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -169,7 +170,7 @@ class ModelSpec:
     stands_for: str | None = None
     checks: Mapping[str, Cost] = field(default_factory=dict)
     notebook: Notebook | None = None
-    convergence: NutsSettings = NutsSettings()
+    convergence: RunLengths = RunLengths()
     sbc: SBCSettings | None = None
     map_schedule: AdamSchedule | None = None
     coverage_exempt: str | None = None
@@ -187,18 +188,10 @@ class ModelSpec:
     def inference_label(self) -> str:
         return "NUTS" if self.inference == "nuts" else "SVI+Delta"
 
-    def sbc_nuts_settings(self) -> dict[str, Any]:
-        """The NUTS run of one SBC replication: lengths, chains, target acceptance, tree depth
-        (keyword arguments of :func:`regmaster.engine.fit_batched`)."""
-        if self.sbc is None:
-            raise ValueError(f"{self.name}: has no SBC settings")
-        return {
-            "num_warmup": self.sbc.num_warmup,
-            "num_samples": self.sbc.num_samples,
-            "num_chains": self.sbc.num_chains,
-            "target_accept_prob": self.target_accept_prob,
-            "max_tree_depth": self.max_tree_depth,
-        }
+    def nuts(self) -> BatchedNUTS:
+        """The entry's NUTS kernel settings (target acceptance, tree depth) as the inference of a
+        batched fit."""
+        return BatchedNUTS(self.target_accept_prob, self.max_tree_depth)
 
     def kwargs(self, model_keys: Sequence[jax.Array]) -> dict[str, Any]:
         """The model's keyword arguments; fixed random modules come from the notebook's keys."""
@@ -253,6 +246,7 @@ def _deep_rff_smooth(key):
 _NOTEBOOK_NUTS = {"num_warmup": 300, "num_samples": 500}
 # The notebook's models observe "obs" and record f; SBC ranks f at three inputs.
 _NOTEBOOK_SBC = {"observed": "obs", "probe_x": (-5.0, 0.0, 5.0)}
+_SBC_300 = RunLengths(num_warmup=300, num_samples=300, num_chains=2)
 
 LINEAR = ModelSpec(
     name="linear",
@@ -268,9 +262,7 @@ LINEAR = ModelSpec(
         "map": "ci",
     },
     notebook=Notebook(0, 1, 0.3, "<", -0.015, fit_order=5, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(
-        num_points=20, num_warmup=300, num_samples=300, replications_ci=200, **_NOTEBOOK_SBC
-    ),
+    sbc=SBCSettings(num_points=20, lengths=_SBC_300, replications_ci=200, **_NOTEBOOK_SBC),
     map_schedule=AdamSchedule(0.1, 1000, 5000),
     coverage_exempt="misspecified on purpose (R^2 < 0.3): nominal coverage is not expected",
 )
@@ -310,12 +302,11 @@ BNN = ModelSpec(
     identified=False,
     checks={"convergence": "ci", "sbc": "slow", "r2": "ci", "r2_seeds": "slow", "coverage": "ci"},
     notebook=Notebook(6, 7, 0.70, ">", 0.994, fit_order=2, **_NOTEBOOK_NUTS),
-    convergence=NutsSettings(num_samples=500),
+    convergence=RunLengths(num_samples=500),
     # 400 draws per chain: at 200 its thinned draws were too dependent (docs/findings.md#bnn-sbc).
     sbc=SBCSettings(
         num_points=20,
-        num_warmup=200,
-        num_samples=400,
+        lengths=RunLengths(num_warmup=200, num_samples=400, num_chains=2),
         parameters=("sigma",),
         replications_ci=40,
         **_NOTEBOOK_SBC,
@@ -336,9 +327,7 @@ RFF_SVR = ModelSpec(
         "map": "ci",
     },
     notebook=Notebook(9, 10, 0.80, ">", 0.996, fit_order=4, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(
-        num_points=30, num_warmup=300, num_samples=300, replications_ci=100, **_NOTEBOOK_SBC
-    ),
+    sbc=SBCSettings(num_points=30, lengths=_SBC_300, replications_ci=100, **_NOTEBOOK_SBC),
     map_schedule=AdamSchedule(0.1, 1000, 5000),
 )
 RFF_GP = ModelSpec(
@@ -349,9 +338,7 @@ RFF_GP = ModelSpec(
     module_key=8,
     checks={"convergence": "ci", "sbc": "ci", "r2": "ci", "r2_seeds": "ci", "coverage": "ci"},
     notebook=Notebook(11, 12, 0.80, ">", 0.996, fit_order=6, **_NOTEBOOK_NUTS),
-    sbc=SBCSettings(
-        num_points=30, num_warmup=300, num_samples=300, replications_ci=100, **_NOTEBOOK_SBC
-    ),
+    sbc=SBCSettings(num_points=30, lengths=_SBC_300, replications_ci=100, **_NOTEBOOK_SBC),
 )
 DEEP_RFF = ModelSpec(
     name="deep_rff",
@@ -369,11 +356,10 @@ DEEP_RFF = ModelSpec(
         "coverage": "ci",
     },
     notebook=Notebook(14, 14, 0.70, ">", 0.995, fit_order=1, num_warmup=200, num_samples=300),
-    convergence=NutsSettings(num_samples=500),
+    convergence=RunLengths(num_samples=500),
     sbc=SBCSettings(
         num_points=20,
-        num_warmup=200,
-        num_samples=200,
+        lengths=RunLengths(num_warmup=200, num_samples=200, num_chains=2),
         parameters=("sigma",),
         replications_ci=20,
         **_NOTEBOOK_SBC,
@@ -415,7 +401,7 @@ _VARIANTS = (
         target_accept_prob=0.99,
         max_tree_depth=16,
         checks={"convergence": "release"},
-        convergence=NutsSettings(num_samples=1000),
+        convergence=RunLengths(num_samples=1000),
     ),
 )
 

@@ -9,7 +9,8 @@ import numpyro.distributions as dist
 import pytest
 
 from regmaster import engine
-from regmaster.engine import _driver, _lanes
+from regmaster.engine import BatchedNUTS, _driver, _lanes
+from regmaster.settings import Execution, RunLengths
 
 
 def _normal_mean(x, y=None):
@@ -27,9 +28,8 @@ def test_shared_initialisation_is_refused():
             jr.PRNGKey(0),
             jnp.zeros(3),
             jnp.zeros((4, 3)),
-            num_warmup=5,
-            num_samples=5,
-            init_fn=shared,
+            RunLengths(num_warmup=5, num_samples=5, num_chains=2),
+            nuts=BatchedNUTS(init_fn=shared),
         )
 
 
@@ -39,9 +39,7 @@ def test_each_replication_and_chain_gets_its_own_initial_point():
         jr.PRNGKey(0),
         jnp.zeros(3),
         jnp.zeros((4, 3)),
-        num_warmup=5,
-        num_samples=5,
-        num_chains=2,
+        RunLengths(num_warmup=5, num_samples=5, num_chains=2),
     )
     starts = fit.initial_z["mu"].ravel()
     assert len(np.unique(starts)) == 8
@@ -57,10 +55,8 @@ def test_running_lanes_in_steps_does_not_change_any_lanes_draws():
             jr.PRNGKey(1),
             jnp.zeros(4),
             y,
-            num_warmup=30,
-            num_samples=20,
-            num_chains=2,
-            lanes_per_step=lanes_per_step,
+            RunLengths(num_warmup=30, num_samples=20, num_chains=2),
+            execution=Execution(lanes_per_step=lanes_per_step),
         ).samples["mu"]
 
     together = fit(6)
@@ -86,6 +82,7 @@ import jax, jax.numpy as jnp, jax.random as jr, numpy as np
 jax.config.update("jax_enable_x64", True)
 import numpyro, numpyro.distributions as dist
 from regmaster import engine
+from regmaster.settings import Execution, RunLengths
 
 def model(x, y=None):
     mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
@@ -93,8 +90,8 @@ def model(x, y=None):
 
 y = jr.normal(jr.PRNGKey(5), (3, 4))
 def fit(devices):
-    return engine.fit_batched(model, jr.PRNGKey(1), jnp.zeros(4), y, num_warmup=30, num_samples=20,
-                           num_chains=2, lanes_per_step=2, devices=devices).samples["mu"]
+    return engine.fit_batched(model, jr.PRNGKey(1), jnp.zeros(4), y, RunLengths(30, 20, 2),
+                           execution=Execution(lanes_per_step=2, devices=devices)).samples["mu"]
 assert len(jax.devices("cpu")) == 2
 one, two = fit(None), fit(jax.devices("cpu"))
 assert two.shape == (3, 2, 20)
@@ -116,10 +113,11 @@ def test_splitting_lanes_over_two_devices_gives_the_single_device_draws():
     assert float(done.stdout.strip().splitlines()[-1]) <= 1e-12
 
 
-def _fit(**kwargs):
+def _fit(num_chains: int = 2, **execution):
     y = jr.normal(jr.PRNGKey(5), (3, 4))
+    lengths = RunLengths(num_warmup=30, num_samples=20, num_chains=num_chains)
     return engine.fit_batched(
-        _normal_mean, jr.PRNGKey(1), jnp.zeros(4), y, num_warmup=30, num_samples=20, **kwargs
+        _normal_mean, jr.PRNGKey(1), jnp.zeros(4), y, lengths, execution=Execution(**execution)
     )
 
 

@@ -9,7 +9,8 @@ tests of the validator itself (seeds from the test ids; 200 replications, 2 chai
   (Modrak et al. 2023): flagged, by the log-likelihood alone.
 """
 
-import jax
+import dataclasses
+
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -41,18 +42,8 @@ def _noncentred_with_noise_scale(scale: float):
 
 
 def test_inference_with_twice_the_noise_is_flagged(seed):
-    settings = NONCENTRED.sbc
-    result = run_sbc(
-        _noncentred_with_noise_scale(1.0),
-        settings.design(),
-        num_replications=settings.replications_ci,
-        key=jax.random.PRNGKey(seed),
-        inference_model=_noncentred_with_noise_scale(2.0),
-        parameters=settings.parameters,
-        num_warmup=settings.num_warmup,
-        num_samples=settings.num_samples,
-        observed="y",
-    )
+    spec = dataclasses.replace(NONCENTRED, model=_noncentred_with_noise_scale(1.0))
+    result = run_sbc(spec, seed=seed, inference_model=_noncentred_with_noise_scale(2.0))
     assert not result.passed, result.rows()
 
 
@@ -67,18 +58,9 @@ def _linear_ignoring_the_data(x, y=None, *, degree):
 
 
 def test_a_sampler_that_returns_the_prior_is_flagged_by_the_log_likelihood(seed):
-    spec = get_spec("linear")
-    result = run_sbc(
-        spec.model,
-        spec.sbc.design(),
-        num_replications=spec.sbc.replications_ci,
-        key=jax.random.PRNGKey(seed),
-        inference_model=_linear_ignoring_the_data,
-        num_warmup=spec.sbc.num_warmup,
-        num_samples=spec.sbc.num_samples,
-        observed="obs",
-        degree=1,
-    )
+    linear = get_spec("linear")  # ranked without its probe: the twin has no site f
+    spec = dataclasses.replace(linear, sbc=dataclasses.replace(linear.sbc, probe_x=None))
+    result = run_sbc(spec, seed=seed, inference_model=_linear_ignoring_the_data)
     by_name = {row["name"]: row["pvalue"] for row in result.rows()}
     assert by_name["loglik"] <= result.alpha, by_name
     assert all(p > result.alpha for name, p in by_name.items() if name != "loglik"), by_name

@@ -15,6 +15,7 @@ import pytest
 
 from regmaster import engine, report, runs, sbc, verdicts, zoo
 from regmaster.cli import INTERNAL_ERROR, main
+from regmaster.settings import Execution, RunLengths
 
 
 def _normal_mean(x, y=None):
@@ -28,10 +29,8 @@ def _fit(checkpoint):
         jr.PRNGKey(0),
         jnp.zeros(3),
         jnp.zeros((2, 3)),
-        num_warmup=10,
-        num_samples=10,
-        segment_steps=5,
-        checkpoint=checkpoint,
+        RunLengths(num_warmup=10, num_samples=10, num_chains=2),
+        execution=Execution(segment_steps=5, checkpoint=checkpoint),
     )
 
 
@@ -126,15 +125,14 @@ def test_a_model_without_inputs_and_two_observed_sites_is_calibrated():
         numpyro.sample("a", dist.Normal(mu, 1.0).expand([3]))
         numpyro.sample("b", dist.Normal(2.0 * mu, 1.0))
 
-    result = sbc.run_sbc(
-        no_inputs,
-        None,
-        num_replications=100,
-        key=jr.PRNGKey(4),
-        observed=("a", "b"),
-        num_warmup=200,
-        num_samples=200,
+    lengths = RunLengths(num_warmup=200, num_samples=200, num_chains=2)
+    spec = zoo.ModelSpec(
+        name="no_inputs",
+        title="no inputs",
+        model=no_inputs,
+        sbc=zoo.SBCSettings(observed=("a", "b"), lengths=lengths, replications_ci=100),
     )
+    result = sbc.run_sbc(spec, seed=4)
     assert result.quantities == ["mu", "loglik"]
     assert verdicts.sbc_passed(result), result.rows()  # false alarm <= 0.01 (Holm)
 
@@ -192,7 +190,7 @@ def test_ctrl_c_before_the_first_segment_does_not_suggest_a_resume(tmp_path, cap
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(regmaster.sbc, "run_model_sbc", interrupted)
+    monkeypatch.setattr(regmaster.sbc, "run_sbc", interrupted)
     assert main([*_OWN, "--checkpoint", str(tmp_path / "c")]) == 130
     err = capsys.readouterr().err
     assert "before the first segment" in err and "--resume" not in err

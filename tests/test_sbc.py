@@ -7,13 +7,13 @@ thinning) are checked by the validation suite: ``validation/test_sbc_statistics.
 from functools import partial
 
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from regmaster import sbc, stats
+from regmaster import ModelSpec, RunLengths, SBCSettings, sbc, stats
+from regmaster.engine import BatchedNUTS
 
 
 def _normal_mean(x, y=None, *, prior_scale=1.0):
@@ -21,54 +21,43 @@ def _normal_mean(x, y=None, *, prior_scale=1.0):
     numpyro.sample("obs", dist.Normal(mu * jnp.ones_like(x), 1.0), obs=y)
 
 
+def _spec(model=_normal_mean, *, warmup=200, samples=200, **settings):
+    lengths = RunLengths(num_warmup=warmup, num_samples=samples, num_chains=2)
+    settings = {"observed": "obs", "inputs": np.zeros(3), **settings}
+    sbc_settings = SBCSettings(lengths=lengths, **settings)
+    return ModelSpec(name=model.__name__, title=model.__name__, model=model, sbc=sbc_settings)
+
+
 def test_nuts_engine_passes_the_correct_model():
     # False-alarm rate <= alpha = 0.01 (Holm over all tests of mu and loglik); fixed key.
-    x = jnp.zeros(3)
-    result = sbc.run_sbc(
-        _normal_mean,
-        x,
-        num_replications=200,
-        key=jr.PRNGKey(1),
-        observed="obs",
-        num_warmup=200,
-        num_samples=200,
-        num_draws=99,
-    )
+    result = sbc.run_sbc(_spec(), seed=1, replications=200)
     assert result.passed, result.rows()
     assert result.fit_diagnostics["divergent_transitions"] == 0
 
 
-def test_grouped_runs_are_the_batch_split_in_order():
+def test_a_split_batch_is_independent_runs_in_order():
     # One batch of 2 x 40 replications: each group's ranks are its slice of the batch's ranks,
     # its verdict and health figures its own (the calibration's seeds as an array axis).
-    x = jnp.zeros(3)
-    kwargs = dict(key=jr.PRNGKey(3), observed="obs", num_warmup=100, num_samples=100, num_draws=49)
-    groups = sbc.run_sbc_groups(_normal_mean, x, num_replications=40, groups=2, **kwargs)
-    whole = sbc.run_sbc(_normal_mean, x, num_replications=80, **kwargs)
+    whole = sbc.run_sbc(_spec(warmup=100, samples=100, num_draws=49), seed=3, replications=80)
+    groups = whole.split(2)
     assert [g.ranks.shape for g in groups] == [(40, 2), (40, 2)]
     np.testing.assert_array_equal(np.concatenate([g.ranks for g in groups]), whole.ranks)
     for g in groups:  # the chi-square p-value needs no jitter: it is a function of the ranks
         np.testing.assert_array_equal(g.pvalues["chi2"], stats.chi2_pvalue(g.ranks, 49))
     divergent = sum(g.fit_diagnostics["divergent_transitions"] for g in groups)
     assert divergent == whole.fit_diagnostics["divergent_transitions"]
+    ess = np.concatenate([g.per_replication["ess_bulk"] for g in groups])
+    np.testing.assert_array_equal(ess, whole.per_replication["ess_bulk"])
+    with pytest.raises(ValueError, match="groups must divide the 80 replications"):
+        whole.split(3)
 
 
 def test_nuts_engine_catches_a_mismatched_inference_model():
     # Data from mu ~ N(0, 1); inference with the prior N(0, 0.3^2): the posterior is too narrow
     # and shrunk towards 0, so mu's ranks pile up at both ends. Fixed key; the power of this
-    # detection over keys was not measured (the exact-draw power tests above bound the harness).
-    x = jnp.zeros(3)
-    result = sbc.run_sbc(
-        _normal_mean,
-        x,
-        num_replications=200,
-        key=jr.PRNGKey(2),
-        observed="obs",
-        inference_model=partial(_normal_mean, prior_scale=0.3),
-        num_warmup=200,
-        num_samples=200,
-        num_draws=99,
-    )
+    # detection over keys was not measured (the exact-draw power tests bound the harness).
+    narrow = partial(_normal_mean, prior_scale=0.3)
+    result = sbc.run_sbc(_spec(), seed=2, replications=200, inference_model=narrow)
     assert not result.passed, result.rows()
 
 
@@ -76,17 +65,8 @@ def test_run_sbc_hands_the_tree_depth_to_every_lane():
     # At depth 1 a trajectory is one leapfrog step, so (nearly) every transition saturates; at
     # the default depth 10 none of this one-parameter model's transitions do.
     def saturated(depth):
-        result = sbc.run_sbc(
-            _normal_mean,
-            jnp.zeros(3),
-            num_replications=4,
-            key=jr.PRNGKey(3),
-            observed="obs",
-            num_warmup=20,
-            num_samples=20,
-            num_draws=9,
-            max_tree_depth=depth,
-        )
+        spec = _spec(warmup=20, samples=20, num_draws=9)
+        result = sbc.run_sbc(spec, seed=3, replications=4, inference=BatchedNUTS(0.8, depth))
         return result.fit_diagnostics["saturated_transitions"]
 
     assert saturated(1) >= 150  # of 4 x 2 x 20 = 160; measured 160 (deterministic: fixed key)
@@ -94,23 +74,24 @@ def test_run_sbc_hands_the_tree_depth_to_every_lane():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("settings", "message"),
     [
         ({"observed": "y"}, "observed must name a sample site of model _normal_mean; got 'y'"),
+        ({"parameters": ["nosuch"]}, "parameters names no latent sample site: 'nosuch'"),
         (
-            {"observed": "obs", "parameters": ["nosuch"]},
-            "parameters names no latent sample site: 'nosuch'",
-        ),
-        ({"observed": None}, "observed must name the model's observed sample site"),
-        (
-            {"observed": "obs", "probe_x": jnp.zeros(2)},
+            {"probe_x": jnp.zeros(2)},
             "probe_site must name a site of model _normal_mean to rank at probe_x; got 'f'",
         ),
     ],
 )
-def test_bad_model_description_is_refused_before_fitting(kwargs, message):
+def test_bad_model_description_is_refused_before_fitting(settings, message):
     with pytest.raises(ValueError, match=message):
-        sbc.run_sbc(_normal_mean, jnp.zeros(3), num_replications=4, key=jr.PRNGKey(0), **kwargs)
+        sbc.run_sbc(_spec(**settings), replications=4)
+
+
+def test_settings_without_an_observed_site_are_refused():
+    with pytest.raises(ValueError, match="SBCSettings needs observed="):
+        SBCSettings(observed=None)
 
 
 def test_a_model_that_fails_on_its_inputs_is_refused_naming_their_shape():
@@ -118,7 +99,7 @@ def test_a_model_that_fails_on_its_inputs_is_refused_naming_their_shape():
         numpyro.sample("obs", dist.Normal(x @ jnp.ones(2), 1.0), obs=y)
 
     with pytest.raises(ValueError, match=r"fails on x of shape \(3,\)"):
-        sbc.run_sbc(two_inputs, jnp.zeros(3), num_replications=4, key=jr.PRNGKey(0), observed="obs")
+        sbc.run_sbc(_spec(two_inputs), replications=4)
 
 
 @pytest.mark.parametrize(

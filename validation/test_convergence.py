@@ -1,7 +1,8 @@
 """NUTS convergence on the notebook data: R-hat, ESS, divergences, E-BFMI and tree depth.
 
-Each registry entry checked by ``convergence`` runs its ``NutsSettings`` (4 vectorised chains,
-500 warmup + 1000 draws unless the entry says) with its sampler settings on ``make_sinc()``.
+Each registry entry checked by ``convergence`` runs its ``convergence`` run lengths (4 vectorised
+chains, 500 warmup + 1000 draws unless the entry says) with its sampler settings on
+``make_sinc()``.
 Quantities: f at five fixed inputs and the log-likelihood, plus every latent site of identified
 models, sigma only of the others (:mod:`regmaster.convergence`). One run per entry serves its five
 checks; its seed is ``seed_from_name`` of the entry and backend.

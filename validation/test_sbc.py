@@ -18,8 +18,9 @@ import pytest
 
 from regmaster.engine import clear_checkpoint
 from regmaster.plots import sbc_ecdf_figure, sbc_rank_figure
-from regmaster.sbc import SBCResult, run_model_sbc
+from regmaster.sbc import SBCResult, run_sbc
 from regmaster.seeds import seed_from_name
+from regmaster.settings import Execution
 from regmaster.verdicts import LOW_ESS_SHARE, SBC_ALPHA, sbc_calibration, sbc_health
 from validation.cases import cases
 from validation.claims.rates import FALSE_ALARM  # noqa: F401  (read by the plugin)
@@ -61,14 +62,13 @@ def _sbc(name: str, backend: str, config: pytest.Config, cache: Path) -> SBCResu
     checkpoint = Path(where) / run if where else None
 
     def compute() -> SBCResult:
-        result = run_model_sbc(
-            name,
-            num_replications=replications,
-            seed=seed,
-            alpha=SBC_ALPHA.value,
+        execution = Execution(
             devices=devices,
             on_progress=_progress_printer(f"{name}-{backend}"),
             checkpoint=checkpoint,
+        )
+        result = run_sbc(
+            name, seed=seed, replications=replications, alpha=SBC_ALPHA.value, execution=execution
         )
         if checkpoint is not None:
             clear_checkpoint(checkpoint)

@@ -9,9 +9,6 @@ from pathlib import Path
 from .. import verdicts, zoo
 from ._common import check_output, non_negative_int, say, write_json
 
-MIN_USEFUL_REPLICATIONS = 100
-"""Below this many replications the rank tests have little power (docs/calibration.md)."""
-
 
 def add_parser(subparsers) -> None:
     """Declare ``sbc`` and its options.
@@ -249,22 +246,26 @@ def _run_sbc(args, spec, inference_model, replications, devices, checkpoint) -> 
 
     from ..distributed import PeerLost, is_reporter
     from ..engine import spans_processes
-    from ..sbc import run_model_sbc
+    from ..sbc import run_sbc
+    from ..settings import Execution
 
     across_processes = bool(devices) and spans_processes(devices)
     reporter = is_reporter()
     _start(args, spec, replications, devices, checkpoint, across_processes, reporter)
-    lanes = replications * spec.sbc.num_chains
+    lanes = replications * spec.sbc.lengths.num_chains
+    execution = Execution(
+        devices=devices,
+        on_progress=_progress_printer(replications, lanes, args.quiet),
+        checkpoint=checkpoint,
+    )
     try:
-        result = run_model_sbc(
+        result = run_sbc(
             spec,
-            num_replications=replications,
             seed=args.seed,
+            replications=replications,
             alpha=args.alpha,
             inference_model=inference_model,
-            devices=devices,
-            on_progress=_progress_printer(replications, lanes, args.quiet),
-            checkpoint=checkpoint,
+            execution=execution,
         )
     except JaxRuntimeError as error:  # a collective failed: another process stopped
         if not across_processes:
@@ -287,19 +288,19 @@ def _start(args, spec, replications, devices, checkpoint, across_processes, repo
         from ..distributed import barrier
 
         barrier("regmaster: checkpoint ready")
-    if replications < MIN_USEFUL_REPLICATIONS:
+    advised = verdicts.SBC_REPLICATIONS_ADVISED
+    if not advised.holds(replications):
         say(
             f"warning: {replications} replications: the rank tests have little power below "
-            f"{MIN_USEFUL_REPLICATIONS} (a posterior 20% too narrow is missed in 13% of runs "
-            "even at 100); read a PASS as a smoke test",
+            f"{advised.value} ({advised.false_alarm}); read a PASS as a smoke test",
             args.quiet,
             always=reporter,
         )
     say(
         f"SBC of {args.model}"
         + (f" fitted with {args.inference_model}" if args.inference_model else "")
-        + f": {replications} replications x {spec.sbc.num_chains} chains in one batched NUTS "
-        "program"
+        + f": {replications} replications x {spec.sbc.lengths.num_chains} chains in one batched "
+        "NUTS program"
         + (f" over {len(devices)} devices" if devices else "")
         + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
         args.quiet,

@@ -3,10 +3,10 @@ segment by two compiled programs, with progress, checkpoints and the draws gathe
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..calling import check_finite, leading_size
 from ..checks import check_positive_int
+from ..settings import Execution, RunLengths
 from ._checkpoint import _Checkpoint
 from ._kernel import ChainRunner, Draws, Transitions, _uniform_points, chain_runner, host_rng
 from ._lanes import (
@@ -76,77 +77,133 @@ them: a few seconds apart for the CI-size runs on 2 cores); the draws do not dep
 segment length."""
 
 
+@dataclass(frozen=True)
+class BatchedNUTS:
+    """NumPyro's NUTS with every (replication, chain) a lane of one compiled program.
+
+    The inference of an SBC run (:func:`regmaster.run_sbc`): its kernel settings and how its
+    chains start; run lengths and execution are passed to :meth:`fit` as their own values.
+
+    Attributes
+    ----------
+    target_accept_prob : float
+        Target acceptance probability of the step-size adaptation (Hoffman & Gelman 2014).
+    max_tree_depth : int
+        Largest tree depth: at most 2^max_tree_depth - 1 leapfrog steps per transition.
+    init_radius : float
+        Initial points uniform in [-r, r] in the unconstrained space (``init_to_uniform``).
+    init_fn : callable, optional
+        ``init_fn(key, template)`` overrides the initial points (tests of the harness).
+    """
+
+    target_accept_prob: float = 0.8
+    max_tree_depth: int = 10
+    init_radius: float = 2.0
+    init_fn: Callable[[jax.Array, Draws], Draws] | None = None
+
+    name = "NUTS"
+
+    def fit(
+        self,
+        model,
+        key: jax.Array,
+        x,
+        y_batch,
+        lengths: RunLengths,
+        execution: Execution | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+    ) -> BatchedFit:
+        """NUTS on every row of ``y_batch``: :func:`fit_batched` with these settings."""
+        return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
+
+
 def fit_batched(
     model,
     key: jax.Array,
     x,
     y_batch,
-    *,
-    num_warmup: int,
-    num_samples: int,
-    num_chains: int = 2,
-    target_accept_prob: float = 0.8,
-    max_tree_depth: int = 10,
-    init_radius: float = 2.0,
-    init_fn: Callable[[jax.Array, Draws], Draws] | None = None,
-    lanes_per_step: int | None = None,
-    devices=None,
-    segment_steps: int | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    regroup: bool = True,
-    **model_kwargs,
+    lengths: RunLengths,
+    nuts: BatchedNUTS | None = None,
+    execution: Execution | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> BatchedFit:
     """NUTS on every row of ``y_batch``: all replications and chains as lanes of two compiled
     programs, one that initialises every lane and one that advances every lane by a segment.
 
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model called as ``model(x, y, **model_kwargs)`` (:mod:`regmaster.calling`).
+    key : jax.Array
+        The fit's key: initial points and every lane's key come from it.
+    x : pytree of arrays or None
+        The model's inputs, shared by every replication.
+    y_batch : array or dict of arrays
+        The data, leading axis the replications.
+    lengths : RunLengths
+        Warmup, draws and chains of every replication.
+    nuts : BatchedNUTS, optional
+        Kernel settings and initialisation (default: NumPyro's defaults).
+    execution : Execution, optional
+        Devices, lanes per step, segments, regrouping, checkpoint and progress (default: the
+        default device, no checkpoint).
+    model_kwargs : mapping, optional
+        The model's keyword arguments.
+
+    Returns
+    -------
+    BatchedFit
+        Draws and per-transition statistics shaped (replication, chain, draw, ...).
+
+    Notes
+    -----
     Each (replication, chain) starts from its own point drawn uniformly in [-r, r] in the
     unconstrained space (NumPyro's ``init_to_uniform``) and adapts its own step size and diagonal
-    mass matrix. ``init_fn(key, template)`` overrides the initial points (for tests of the harness).
+    mass matrix.
 
-    Lanes run ``lanes_per_step`` at a time, vmapped, under one ``lax.map`` (default:
-    :func:`default_lanes_per_step`, 40 on a CPU, all on a GPU); with several ``devices`` each runs
+    Lanes run ``execution.lanes_per_step`` at a time, vmapped, under one ``lax.map`` (default:
+    :func:`default_lanes_per_step`, 40 on a CPU, all on a GPU); with several devices each runs
     its share. The layout changes the last bits, which a long chain amplifies into other (equally
     valid) draws: a seed gives the same draws for the same layout and device count.
 
-    The run advances in segments of ``segment_steps`` iterations (default: the run in about
-    :data:`SEGMENTS` parts); the draws do not depend on it. After each, ``on_progress`` is called
-    and, with ``checkpoint`` (a directory), every lane's state and draws so far are saved there; a
-    call with the same arguments and an existing checkpoint continues from it with the same
-    numbers.
-    Ctrl-C stops the run at the end of the current segment.
+    The run advances in segments (default: about :data:`SEGMENTS`); the draws do not depend on
+    their length. After each, ``on_progress`` is called and, with a checkpoint directory, every
+    lane's state and draws so far are saved there; a call with the same arguments and an existing
+    checkpoint continues from it with the same numbers. Ctrl-C stops the run at the end of the
+    current segment. With ``regroup``, lanes with similar trajectory lengths are moved into the
+    same vmapped step after each segment (:func:`group_by_cost`); a lane's draws do not depend on
+    where it runs.
 
-    ``regroup``: after each segment, lanes with similar trajectory lengths are moved into the same
-    vmapped step (:func:`group_by_cost`); a lane's draws do not depend on where it runs.
-
-    ``devices`` of several processes (a ``jax.distributed`` run, :mod:`regmaster.distributed`):
+    Devices of several processes (a ``jax.distributed`` run, :mod:`regmaster.distributed`):
     every process calls this with the same arguments, runs its own devices' lanes and receives
     every lane's draws; the draws are those of one process with as many devices.
     """
-    y_batch, sizes = _checked(
-        x, y_batch, num_chains, num_warmup, num_samples, segment_steps, lanes_per_step
-    )
+    nuts = BatchedNUTS() if nuts is None else nuts
+    run = Execution() if execution is None else execution
+    y_batch, sizes = _checked(x, y_batch, lengths, run.segment_steps, run.lanes_per_step)
     runner = chain_runner(
         model,
         x,
         jax.tree.map(lambda a: a[0], y_batch),
         num_warmup=sizes.num_warmup,
         num_samples=sizes.num_samples,
-        target_accept_prob=target_accept_prob,
-        max_tree_depth=max_tree_depth,
-        **model_kwargs,
+        target_accept_prob=nuts.target_accept_prob,
+        max_tree_depth=nuts.max_tree_depth,
+        **dict(model_kwargs or {}),
     )
     initial_z, keys = _initial_points_and_keys(
-        key, runner.template, sizes.batch, init_radius, init_fn
+        key, runner.template, sizes.batch, nuts.init_radius, nuts.init_fn
     )
-    lanes = _laid_out(initial_z, y_batch, keys, sizes, devices)
+    lanes = _laid_out(initial_z, y_batch, keys, sizes, run.devices)
     saved = _Checkpoint(
-        checkpoint,
+        run.checkpoint,
         (lanes.z0, lanes.y_rows, lanes.keys),
         (sizes.total, sizes.segment_steps, lanes.per_step),
     )
-    kept, earlier = _run_segments(runner, lanes, sizes, saved, checkpoint, regroup, on_progress)
-    return _assembled(runner, kept, initial_z, sizes, max_tree_depth, earlier)
+    kept, earlier = _run_segments(
+        runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
+    )
+    return _assembled(runner, kept, initial_z, sizes, nuts.max_tree_depth, earlier)
 
 
 class _Sizes(NamedTuple):
@@ -174,16 +231,16 @@ class _Sizes(NamedTuple):
         return -(-self.total // self.segment_steps)
 
 
-def _checked(x, y_batch, num_chains, num_warmup, num_samples, segment_steps, lanes_per_step):
+def _checked(x, y_batch, lengths: RunLengths, segment_steps, lanes_per_step):
     """``y_batch`` as arrays and the run's :class:`_Sizes`, once the arguments are checked
     (``segment_steps=None``: the run in about :data:`SEGMENTS` parts)."""
     check_finite("x", x)
     y_batch = jax.tree.map(jnp.asarray, y_batch)
     check_finite("y_batch", y_batch)
     num_reps = leading_size("y_batch", y_batch)
-    num_chains = check_positive_int("num_chains", num_chains)
-    num_samples = check_positive_int("num_samples", num_samples)
-    num_warmup = check_positive_int("num_warmup", num_warmup, minimum=0)
+    num_chains = check_positive_int("num_chains", lengths.num_chains)
+    num_samples = check_positive_int("num_samples", lengths.num_samples)
+    num_warmup = check_positive_int("num_warmup", lengths.num_warmup, minimum=0)
     total = num_warmup + num_samples
     if segment_steps is None:
         segment_steps = max(1, -(-total // SEGMENTS))

@@ -19,7 +19,7 @@ import numpy as np
 from regmaster import verdicts, zoo
 from regmaster.convergence import nuts_run
 from regmaster.data import NOTEBOOK_SEED
-from regmaster.sbc import run_model_sbc_groups
+from regmaster.sbc import run_sbc
 from regmaster.seeds import seed_from_name
 from validation import fitcache
 from validation.claims import convergence, exact, notebook, rff, sbc_statistics
@@ -115,9 +115,14 @@ SBC_CLAIMS = {
 
 def sbc_linear(label: str, count: int) -> Alarms:
     """SBC of the linear model at its CI size: ``count`` runs fitted as one batch."""
-    results = run_model_sbc_groups(
-        "linear", groups=count, seed=seed_from_name(label), alpha=verdicts.SBC_ALPHA.value
+    replications = count * zoo.get_spec("linear").sbc.replications_ci
+    batch = run_sbc(
+        "linear",
+        seed=seed_from_name(label),
+        replications=replications,
+        alpha=verdicts.SBC_ALPHA.value,
     )
+    results = batch.split(count)
     return {
         f"{test}[linear]": np.array([_alarm(functools.partial(claim, r)) for r in results])
         for test, claim in SBC_CLAIMS.items()

@@ -90,19 +90,18 @@ def false_alarms_of(probe: str, seeds: int) -> dict:
     }
 
 
-NUM_DRAWS = 99  # L, the thinned draws ranked per replication (regmaster.sbc.run_sbc's default)
-
-
-def _normal_sbc_verdict(rng, replications, quantities, *, scale=1.0, shift=0.0, faulty=None):
+def _normal_sbc_verdict(
+    rng, replications, quantities, num_draws, *, scale=1.0, shift=0.0, faulty=None
+):
     """SBC verdict when each posterior is N(0, 1) in its own units and the sampler returns
     N(shift, scale^2) for the ``faulty`` quantities (default all): the ranks of any posterior
     under that fault (probability integral transform), quantities independent."""
     faulty = quantities if faulty is None else faulty
     truth = rng.standard_normal((replications, quantities))
-    draws = rng.standard_normal((replications, NUM_DRAWS, quantities))
+    draws = rng.standard_normal((replications, num_draws, quantities))
     draws[..., :faulty] = shift + scale * draws[..., :faulty]
     ranks = sbc.ranks_of(truth, draws, rng)
-    return sbc.verdict(ranks, NUM_DRAWS, SBC_ALPHA.value, rng)[2]
+    return sbc.verdict(ranks, num_draws, SBC_ALPHA.value, rng)[2]
 
 
 def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
@@ -137,7 +136,9 @@ def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
             rng = np.random.default_rng(seed_from_name(f"sbc-power:{name}:{size}:{fault}:{where}"))
             detected = np.array(
                 [
-                    not _normal_sbc_verdict(rng, replications, q, faulty=faulty, **kwargs)
+                    not _normal_sbc_verdict(
+                        rng, replications, q, settings.num_draws, faulty=faulty, **kwargs
+                    )
                     for _ in range(runs)
                 ]
             )

@@ -17,12 +17,13 @@ from regmaster import exact, reference, verdicts
 from regmaster.data import NOISE_SD, make_sinc  # the conjugate cases fix sigma at it
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
+from regmaster.settings import RunLengths
 from regmaster.verdicts import ESS_REFERENCE, RHAT, Z_MEAN, Z_SD
-from regmaster.zoo import NutsSettings, get_spec
+from regmaster.zoo import get_spec
 
 # 4 chains x (500 + 2000): at 1000 draws the R-hat gate alone alarmed in 4 of 200 correct runs of
 # linear-sigma_fixed (docs/calibration.md#exact-posterior).
-RUN = NutsSettings(num_samples=2000)
+RUN = RunLengths(num_samples=2000)
 
 
 class Case(NamedTuple):
