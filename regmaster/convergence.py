@@ -25,7 +25,7 @@ from .zoo import ModelSpec, get_spec
 INVARIANT_POINTS = (-7.5, -2.5, 0.0, 2.5, 7.5)
 
 
-class NutsRun(NamedTuple):
+class MultiChainRun(NamedTuple):
     """Quantities to diagnose, shaped (chain, draw, ...), and the sampler's per-transition stats."""
 
     draws: dict[str, np.ndarray]
@@ -85,9 +85,9 @@ def latent_sites(spec: ModelSpec, data: Dataset) -> list[str]:
     return [k for k, site in tr.items() if site["type"] == "sample" and not site["is_observed"]]
 
 
-def nuts_run(
+def multi_chain_run(
     name: str, seed: int, data: Dataset | None = None, settings: RunLengths | None = None
-) -> NutsRun:
+) -> MultiChainRun:
     """NUTS on ``data`` (default: the notebook's) with the entry's convergence settings (or
     ``settings``) and sampler settings; chains vectorised."""
     spec = get_spec(name)
@@ -108,7 +108,7 @@ def nuts_run(
     )
     extra = mcmc.get_extra_fields(group_by_chain=True)
     draws = checked_quantities(spec, mcmc.get_samples(), data, settings.num_chains)
-    return NutsRun(
+    return MultiChainRun(
         draws,
         np.asarray(extra["diverging"]),
         np.asarray(extra["num_steps"]),

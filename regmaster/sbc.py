@@ -157,12 +157,10 @@ def as_data(observed, values: dict):
     return values[names[0]] if isinstance(observed, str) else {n: values[n] for n in names}
 
 
-def simulate(model, key: jax.Array, x, num_replications: int, *, observed, **model_kwargs):
+def simulate(model, key: jax.Array, x, replications: int, *, observed, **model_kwargs):
     """Draw (theta~, y~) from the prior predictive: the latent sites shaped (N, ...) and the
     data, leading axis N, as :func:`as_data` lays it out for ``observed``."""
-    draws = Predictive(conditioned(model), num_samples=num_replications)(
-        key, x, None, **model_kwargs
-    )
+    draws = Predictive(conditioned(model), num_samples=replications)(key, x, None, **model_kwargs)
     data = as_data(observed, {name: draws.pop(name) for name in observed_sites(observed)})
     row = jax.tree.map(lambda a: a[0], data)
     latent = {name: draws[name] for name in latent_transforms(model, x, row, model_kwargs)}

@@ -44,14 +44,14 @@ def jitter(ranks: np.ndarray, num_draws: int, rng: np.random.Generator) -> np.nd
     return (np.asarray(ranks) + rng.uniform(size=np.shape(ranks))) / (num_draws + 1)
 
 
-def num_bins(num_replications: int, num_draws: int) -> int:
+def num_bins(replications: int, num_draws: int) -> int:
     """Equal-probability chi-square bins: a divisor of L + 1, with >= 5 expected counts each.
 
     The largest divisor b <= 50 of L + 1 with N / b >= 5; the smallest divisor when none fits.
 
     Parameters
     ----------
-    num_replications : int
+    replications : int
         N, the ranks per quantity.
     num_draws : int
         L.
@@ -62,7 +62,7 @@ def num_bins(num_replications: int, num_draws: int) -> int:
         The number of bins b.
     """
     divisors = [b for b in range(2, num_draws + 2) if (num_draws + 1) % b == 0]
-    fitting = [b for b in divisors if num_replications / b >= 5 and b <= 50]
+    fitting = [b for b in divisors if replications / b >= 5 and b <= 50]
     return max(fitting) if fitting else min(divisors)
 
 
@@ -211,14 +211,14 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return adjusted.reshape(p.shape)
 
 
-def ecdf_band(num_replications: int, num_points: int = 100, prob: float = 0.99):
+def ecdf_band(replications: int, num_points: int = 100, prob: float = 0.99):
     """Simultaneous ECDF band for U(0, 1) samples (Saeilynoja et al. 2022), through ArviZ.
 
     Returns the evaluation points and the lower and upper band of the ECDF.
 
     Parameters
     ----------
-    num_replications : int
+    replications : int
         Samples behind the ECDF.
     num_points : int
         The band is evaluated at the ``num_points - 1`` interior points of a uniform grid on [0, 1].
@@ -233,5 +233,5 @@ def ecdf_band(num_replications: int, num_points: int = 100, prob: float = 0.99):
     from .diagnostics import ecdf_confidence_band
 
     points = np.linspace(0.0, 1.0, num_points + 1)[1:-1]
-    lower, upper = ecdf_confidence_band(num_replications, points, points, prob=prob)
+    lower, upper = ecdf_confidence_band(replications, points, points, prob=prob)
     return points, lower, upper

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from regmaster.convergence import NutsRun, nuts_run
+from regmaster.convergence import MultiChainRun, multi_chain_run
 from regmaster.data import NOTEBOOK_SEED, make_sinc
 from regmaster.experiment import FitOutcome, fit_one
 
@@ -63,13 +63,13 @@ def shared(key: str, compute: Callable[[], T], cache_dir: str | os.PathLike | No
 
 def convergence_run(
     name: str, seed: int, backend: str, cache_dir: str | os.PathLike | None = None
-) -> NutsRun:
+) -> MultiChainRun:
     """The convergence run of registry entry ``name`` on the notebook data, computed once.
 
     ``backend`` is part of the key only: the caller runs under the device it names.
     """
     key = f"convergence-{name}-{seed}-{backend}"
-    return shared(key, lambda: nuts_run(name, seed), cache_dir)
+    return shared(key, lambda: multi_chain_run(name, seed), cache_dir)
 
 
 def notebook_fit(

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from regmaster import diagnostics
-from regmaster.convergence import NutsRun
+from regmaster.convergence import MultiChainRun
 from regmaster.seeds import seed_from_name
 from validation.cases import cases
 from validation.claims import convergence as claims
@@ -52,13 +52,13 @@ XFAIL: dict[str, dict[str, str]] = {
 }
 
 
-def _judge(claim, run: NutsRun, record, check) -> None:
+def _judge(claim, run: MultiChainRun, record, check) -> None:
     figures, verdict = claim(run)
     record(**figures)
     check(verdict)
 
 
-def _run(case: str, backend: str, cache: Path) -> NutsRun:
+def _run(case: str, backend: str, cache: Path) -> MultiChainRun:
     seed = seed_from_name(f"validation/test_convergence.py::{case}-{backend}")
     return convergence_run(case, seed, backend, cache)
 

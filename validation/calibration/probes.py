@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from regmaster import verdicts, zoo
-from regmaster.convergence import nuts_run
+from regmaster.convergence import multi_chain_run
 from regmaster.data import NOTEBOOK_SEED
 from regmaster.sbc import run_sbc
 from regmaster.seeds import seed_from_name
@@ -92,7 +92,7 @@ def nuts_linear(label: str, count: int) -> Alarms:
             judge = functools.partial(exact.judge, case, draws, moments)
             alarms.setdefault(key, []).append(_alarm(judge))
     settings = zoo.get_spec("linear").convergence
-    batch = nuts_run(
+    batch = multi_chain_run(
         "linear",
         seed_from_name(f"{label}:convergence"),
         settings=dataclasses.replace(settings, num_chains=settings.num_chains * count),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from regmaster import diagnostics, verdicts
-from regmaster.convergence import NutsRun
+from regmaster.convergence import MultiChainRun
 from regmaster.verdicts import BFMI, CHAIN_CORRELATION, ESS_PER_CHAIN, RHAT, SATURATED_SHARE
 
 Claim = tuple[dict[str, Any], verdicts.Verdict]
@@ -23,7 +23,7 @@ def _verdict(name: str, figure: float) -> verdicts.Verdict:
     return verdict
 
 
-def rhat(run: NutsRun) -> Claim:
+def rhat(run: MultiChainRun) -> Claim:
     """max over checked quantities of the rank-normalised split R-hat."""
     per_quantity = {k: float(np.max(diagnostics.rhat(v))) for k, v in run.draws.items()}
     worst = max(per_quantity.values())
@@ -40,7 +40,7 @@ def rhat(run: NutsRun) -> Claim:
     return figures, _verdict("max_rhat", worst)
 
 
-def ess(run: NutsRun) -> Claim:
+def ess(run: MultiChainRun) -> Claim:
     """min over checked quantities of bulk and tail ESS per chain."""
     summary = diagnostics.convergence_summary(run.draws)
     worst = min(summary["min_ess_bulk_per_chain"], summary["min_ess_tail_per_chain"])
@@ -54,7 +54,7 @@ def ess(run: NutsRun) -> Claim:
     return figures, _verdict("min_ess_per_chain", worst)
 
 
-def divergences(run: NutsRun) -> Claim:
+def divergences(run: MultiChainRun) -> Claim:
     """Divergent post-warmup transitions over every chain."""
     per_chain = run.diverging.sum(axis=1)
     figures = {
@@ -67,7 +67,7 @@ def divergences(run: NutsRun) -> Claim:
     return figures, _verdict("divergences", int(per_chain.sum()))
 
 
-def bfmi(run: NutsRun) -> Claim:
+def bfmi(run: MultiChainRun) -> Claim:
     """The smallest E-BFMI over chains."""
     per_chain = diagnostics.bfmi(run.energy)
     figures = {
@@ -80,7 +80,7 @@ def bfmi(run: NutsRun) -> Claim:
     return figures, _verdict("min_bfmi", float(per_chain.min()))
 
 
-def tree_depth(run: NutsRun) -> Claim:
+def tree_depth(run: MultiChainRun) -> Claim:
     """Share of post-warmup transitions that use 2^max_tree_depth - 1 leapfrog steps."""
     fraction = float(np.mean(run.num_steps >= run.saturated_steps))
     figures = {
@@ -95,7 +95,7 @@ def tree_depth(run: NutsRun) -> Claim:
     return figures, _verdict("saturated_share", fraction)
 
 
-def chain_correlation(run: NutsRun) -> Claim:
+def chain_correlation(run: MultiChainRun) -> Claim:
     """The largest |corr| between two chains' draws of any checked quantity.
 
     R-hat compares chains, so chains that share their start and randomness agree and pass it while
@@ -122,7 +122,7 @@ def max_chain_correlation(draws: np.ndarray) -> float:
     return float(np.max(np.abs(corr[pairs]))) if pairs[0].size else 0.0
 
 
-CLAIMS: dict[str, Callable[[NutsRun], Claim]] = {
+CLAIMS: dict[str, Callable[[MultiChainRun], Claim]] = {
     "test_rhat_below_1_01": rhat,
     "test_ess_at_least_100_per_chain": ess,
     "test_no_divergences": divergences,
