@@ -26,7 +26,7 @@ from numpyro.infer import Predictive
 from . import diagnostics, stats, zoo
 from .calling import check_finite, conditioned, describe, trace
 from .checks import check_positive_int
-from .engine import BatchedFit, BatchedNUTS, Draws, host_rng, latent_transforms
+from .engine import BatchedNUTS, Draws, host_rng, latent_transforms
 from .settings import Execution
 from .verdicts import RHAT, SBC_ALPHA
 
@@ -421,7 +421,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
     names = _names(truth_params, fitted, s, truth.shape[1])
     fit = inference.fit(problem.inference_model, key_fit, x, y, s.lengths, execution, kwargs)
     per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None)), (0, 0)))
-    shape = fit.diverging.shape  # (N, chains, draws)
+    shape = next(iter(fit.samples.values())).shape[:3]  # (N, chains, draws)
     all_draws = per_draw(
         {k: v.reshape(shape[0], -1, *v.shape[3:]) for k, v in fit.samples.items()}, y
     )
@@ -501,20 +501,17 @@ def _check_quantities(
         )
 
 
-def replication_health(fit: BatchedFit, quantity_draws: np.ndarray) -> dict[str, np.ndarray]:
-    """Each replication's health figures, leading axis N: the sampler's transitions (divergent,
-    at the tree-depth limit, acceptance) and the bulk ESS and R-hat of every test quantity.
+def replication_health(fit, quantity_draws: np.ndarray) -> dict[str, np.ndarray]:
+    """Each replication's health figures, leading axis N: the inference's own (a NUTS fit's
+    transitions: :meth:`regmaster.engine.BatchedFit.transition_health`) and the bulk ESS and
+    R-hat of every test quantity.
 
     ``quantity_draws`` is (N, chain, draw, Q).
     """
     draws = np.moveaxis(quantity_draws, (1, 2), (0, 1))  # (chain, draw, N, Q)
-    health = {
-        "diverging": fit.diverging,
-        "saturated": fit.num_steps >= 2**fit.max_tree_depth - 1,
-        "accept_prob": fit.accept_prob,
-        "ess_bulk": diagnostics.ess_bulk(draws),
-    }
-    if fit.diverging.shape[1] >= 2:
+    own = getattr(fit, "transition_health", None)
+    health = {**(own() if own is not None else {}), "ess_bulk": diagnostics.ess_bulk(draws)}
+    if quantity_draws.shape[1] >= 2:
         health["rhat"] = diagnostics.rhat(draws)
     return health
 
@@ -524,11 +521,15 @@ def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]
     :func:`replication_health`. ESS below ``num_draws`` means the thinned draws are not
     near-independent for that replication and quantity."""
     ess = health["ess_bulk"]
-    summary: dict[str, Any] = {
-        "replications_with_divergences": int(np.sum(health["diverging"].any(axis=(1, 2)))),
-        "divergent_transitions": int(health["diverging"].sum()),
-        "saturated_transitions": int(health["saturated"].sum()),
-        "mean_accept_prob": float(health["accept_prob"].mean()),
+    summary: dict[str, Any] = {}
+    if "diverging" in health:  # a NUTS fit's transitions
+        summary |= {
+            "replications_with_divergences": int(np.sum(health["diverging"].any(axis=(1, 2)))),
+            "divergent_transitions": int(health["diverging"].sum()),
+            "saturated_transitions": int(health["saturated"].sum()),
+            "mean_accept_prob": float(health["accept_prob"].mean()),
+        }
+    summary |= {
         "min_ess_bulk": float(ess.min()),
         "median_ess_bulk": float(np.median(ess)),
         "share_ess_below_num_draws": float(np.mean(ess < num_draws)),

@@ -9,7 +9,7 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from regmaster import ModelSpec
+from regmaster import ModelSpec, verdicts
 
 X = jnp.zeros(20)
 Y = jnp.asarray(np.random.default_rng(7).normal(1.5, 1.0, 20))
@@ -47,3 +47,13 @@ def test_autodelta_reaches_the_known_map(regmaster):
 def test_a_site_the_model_does_not_sample_is_refused_before_fitting(regmaster):
     with pytest.raises(ValueError, match="'nu' is no sample site of normal_mean"):
         regmaster.posterior(SPEC, X, Y, {"nu": 0.0}, {})
+
+
+def test_check_keeps_every_verdict_and_fails_naming_the_one_that_does_not_hold(check, request):
+    held = verdicts.judge("rhat", verdicts.RHAT, 1.0)
+    broken = verdicts.judge("ess", verdicts.ESS_PER_CHAIN, 12.0)
+    check(held)
+    with pytest.raises(AssertionError, match="^ess: "):
+        check(broken)
+    kept = [v for k, v in request.node.user_properties if k == "verdict"]
+    assert [(v["name"], v["passed"]) for v in kept] == [("rhat", True), ("ess", False)]

@@ -42,6 +42,15 @@ class BatchedFit(NamedTuple):
     earlier_seconds: float = 0.0
     """Seconds spent in earlier sittings on the segments resumed from a checkpoint."""
 
+    def transition_health(self) -> dict[str, np.ndarray]:
+        """Per-transition health, leading axis the replications: divergent, at the tree-depth
+        limit (2^max_tree_depth - 1 leapfrog steps), acceptance probability."""
+        return {
+            "diverging": self.diverging,
+            "saturated": self.num_steps >= 2**self.max_tree_depth - 1,
+            "accept_prob": self.accept_prob,
+        }
+
 
 class Progress(NamedTuple):
     """Where a batched fit stands after a segment: NUTS iterations done of ``total`` per lane.
