@@ -2,7 +2,8 @@
 machinery that validates their inference.
 
 The names below are the public surface; everything else stays importable from its module
-(:mod:`regmaster.kernels`, :mod:`regmaster.engine`, :mod:`regmaster.inference`, ...).
+(:mod:`regmaster.kernels`, :mod:`regmaster.references`, :mod:`regmaster.engine`,
+:mod:`regmaster.inference`, ...).
 
 Describe a model
     :class:`ModelSpec`, :class:`SBCSettings`, :class:`RunLengths`, :class:`Notebook`,

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regmaster import exact
 from regmaster.data import NOISE_SD, make_sinc
+from regmaster.references import posteriors
 from validation.claims.exact import CASES, features, measured
 from validation.claims.rates import FALSE_ALARM  # noqa: F401  (read by the plugin)
 
@@ -44,8 +44,8 @@ def test_quadrature_reference_is_converged(record):
     """The quadrature moments on 4000 and 16000 grid points agree to ``QUADRATURE_TOL``."""
     data = make_sinc()
     phi = features("linear", data)
-    coarse = exact.linear_posterior(phi, data.y_train, num_grid=4000)
-    fine = exact.linear_posterior(phi, data.y_train, num_grid=16000)
+    coarse = posteriors.linear_posterior(phi, data.y_train, num_grid=4000)
+    fine = posteriors.linear_posterior(phi, data.y_train, num_grid=16000)
     gaps = {
         "w_mean": float(np.max(np.abs(coarse.w_mean - fine.w_mean))),
         "w_cov": float(np.max(np.abs(coarse.w_cov - fine.w_cov))),
@@ -60,7 +60,7 @@ def test_conjugate_closed_form_matches_direct_solve(record):
     """The SVD form of the conjugate posterior: C = (Phi'Phi / s^2 + I)^-1, m = C Phi'y / s^2."""
     data = make_sinc()
     phi = features("rff_svr", data)
-    post = exact.conjugate_posterior(phi, data.y_train, noise_sd=NOISE_SD)
+    post = posteriors.conjugate_posterior(phi, data.y_train, noise_sd=NOISE_SD)
     precision = phi.T @ phi / NOISE_SD**2 + np.eye(phi.shape[1])
     cov = np.linalg.inv(precision)
     mean = cov @ phi.T @ np.asarray(data.y_train) / NOISE_SD**2

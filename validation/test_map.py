@@ -31,9 +31,9 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
 
-from regmaster import exact
 from regmaster.data import make_sinc
 from regmaster.inference import decaying_adam, run_map
+from regmaster.references import optima
 from regmaster.seeds import seed_from_name
 from regmaster.verdicts import MAP_GRAD, MAP_OBJECTIVE, MAP_THETA, map_point
 from regmaster.zoo import get_spec
@@ -92,24 +92,24 @@ def _fit_autodelta(name: str, backend: str) -> dict:
     return {k: np.asarray(v) for k, v in fit.point().items()}
 
 
-def _reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMap:
+def _reference(name: str, backend: str, cache: Path) -> optima.ConstrainedMap:
     """The independent optimum (computed once per run, see :func:`_find_reference`)."""
     return shared(
         f"map-reference-{name}-{backend}", lambda: _find_reference(name, backend, cache), cache
     )
 
 
-def _find_reference(name: str, backend: str, cache: Path) -> exact.ConstrainedMap:
+def _find_reference(name: str, backend: str, cache: Path) -> optima.ConstrainedMap:
     """The independent optimum: L-BFGS-B from a fixed init (convex models); for the MLP, a Newton
     trust region from the AutoDelta point (the basin is the MLP's, the optimiser is not SVI's);
     both finished by Newton steps to the float64 floor of the gradient."""
     model, args, kwargs = _model_args(name)
     point = _autodelta_point(name, backend, cache)
     if not get_spec(name).identified:  # non-convex: stay in the AutoDelta point's basin
-        ref = exact.constrained_map(model, point, *args, method="trust-exact", **kwargs)
+        ref = optima.constrained_map(model, point, *args, method="trust-exact", **kwargs)
     else:
-        ref = exact.constrained_map(model, _fixed_init(point), *args, **kwargs)
-    return exact.newton_polish(model, ref.params, *args, **kwargs)
+        ref = optima.constrained_map(model, _fixed_init(point), *args, **kwargs)
+    return optima.newton_polish(model, ref.params, *args, **kwargs)
 
 
 def test_autodelta_equals_ridge_closed_form(backend, seed, record, check):
@@ -125,9 +125,9 @@ def test_autodelta_equals_constrained_map(map_model, backend, fit_cache, record,
     model, args, kwargs = _model_args(map_model)
     point = _autodelta_point(map_model, backend, fit_cache)
     ref = _reference(map_model, backend, fit_cache)
-    log_p = float(exact.log_joint_fn(model, *args, **kwargs)(point))
+    log_p = float(optima.log_joint_fn(model, *args, **kwargs)(point))
     theta_gap = float(np.max(np.abs(_flat(point) - _flat(ref.params))))
-    grad = exact.grad_norm(model, point, *args, **kwargs)
+    grad = optima.grad_norm(model, point, *args, **kwargs)
     objective_gap = (ref.log_joint - log_p) / abs(log_p)
     record(
         statistic="theta gap, gradient norm, relative objective gap",
@@ -162,7 +162,7 @@ def test_delta_guide_is_stationary_at_constrained_map(map_model, backend, fit_ca
     AutoLaplaceApproximation, would leave d/d log sigma = -1 there)."""
     model, args, kwargs = _model_args(map_model)
     ref = _reference(map_model, backend, fit_cache)
-    loss, grad = exact.delta_guide_objective(model, ref.params, *args, **kwargs)
+    loss, grad = optima.delta_guide_objective(model, ref.params, *args, **kwargs)
     loss_gap = abs(loss + ref.log_joint) / abs(ref.log_joint)
     record(
         statistic="|grad| of the AutoDelta loss at theta*, |loss + log p(theta*)| / |log p|",
@@ -203,8 +203,8 @@ def test_dropout_at_rate_0_has_the_mlp_log_density(backend, seed, record):
     for key in keys:
         theta = handlers.trace(handlers.seed(mlp, key)).get_trace(args[0])
         params = {k: s["value"] for k, s in theta.items() if s["type"] == "sample" and k != "obs"}
-        a = exact.log_joint_fn(mlp, *args)(params)
-        b = exact.log_joint_fn(drop, *args)(params)
+        a = optima.log_joint_fn(mlp, *args)(params)
+        b = optima.log_joint_fn(drop, *args)(params)
         gaps.append(float(jnp.abs(a - b) / jnp.abs(a)))
     record(
         statistic="max relative |log p_dropout(0) - log p_mlp|",
@@ -248,7 +248,7 @@ def test_rff_gp_has_no_map(backend, seed, record):
     kwargs = spec.kwargs(data.model_keys)
     D = kwargs["rff"].n_features
     w0 = jax.random.normal(jax.random.PRNGKey(seed), (D,))
-    log_joint = exact.log_joint_fn(spec.model, data.x_train, data.y_train, **kwargs)
+    log_joint = optima.log_joint_fn(spec.model, data.x_train, data.y_train, **kwargs)
     ts = jnp.logspace(-2, -14, 25)
     values = np.array(
         [float(log_joint({"amplitude": t, "w": t * w0, "sigma": jnp.array(0.1)})) for t in ts]

@@ -25,18 +25,16 @@ import pytest
 import regmaster
 from regmaster import kernels, models, nn, zoo
 from regmaster.data import make_sinc
-from regmaster.kernels import (
-    SinCosFeatureMap,
+from regmaster.kernels import SinCosFeatureMap, rbf_kernel, rff_kernel
+from regmaster.nn import DeepRFFRegressor, RFFFeatureMap
+from regmaster.references import (
     blr_posterior,
     empirical_slope,
     gp_posterior,
     kernel_posterior,
-    rbf_kernel,
-    rff_kernel,
     rff_variance,
     uniform_error_bound,
 )
-from regmaster.nn import DeepRFFRegressor, RFFFeatureMap
 from validation.claims import rff as rff_claims
 from validation.claims.rates import FALSE_ALARM  # noqa: F401  (read by the plugin)
 from validation.claims.rff import (

@@ -13,10 +13,11 @@ import jax
 import numpy as np
 from numpyro.handlers import condition
 
-from regmaster import exact, reference, verdicts
+from regmaster import reference, verdicts
 from regmaster.data import NOISE_SD, make_sinc  # the conjugate cases fix sigma at it
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
+from regmaster.references import posteriors
 from regmaster.settings import RunLengths
 from regmaster.verdicts import ESS_REFERENCE, RHAT, Z_MEAN, Z_SD
 from regmaster.zoo import get_spec
@@ -82,7 +83,7 @@ def nuts_draws(case: Case, seed: int, data, chains: int = RUN.num_chains) -> dic
 
 def exact_moments(case: Case, features, y) -> dict[str, np.ndarray]:
     if case.sigma is None:
-        post = exact.linear_posterior(features, y)
+        post = posteriors.linear_posterior(features, y)
         return {
             "w_mean": post.w_mean,
             "w_sd": post.w_sd,
@@ -90,7 +91,7 @@ def exact_moments(case: Case, features, y) -> dict[str, np.ndarray]:
             "sigma_mean": np.array([post.sigma_mean]),
             "sigma_sd": np.array([post.sigma_sd]),
         }
-    post = exact.conjugate_posterior(features, y, noise_sd=case.sigma)
+    post = posteriors.conjugate_posterior(features, y, noise_sd=case.sigma)
     return {"w_mean": post.mean, "w_sd": post.sd, "w_cov": post.cov}
 
 

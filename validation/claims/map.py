@@ -6,10 +6,11 @@ import jax
 import numpy as np
 from numpyro import handlers
 
-from regmaster import exact, verdicts
+from regmaster import verdicts
 from regmaster.data import NOISE_SD, make_sinc  # the ridge check fixes sigma at it
 from regmaster.inference import decaying_adam, run_map
 from regmaster.nn import LinearRegressor
+from regmaster.references import posteriors
 from regmaster.verdicts import MAP_RIDGE
 from regmaster.zoo import get_spec
 
@@ -30,7 +31,7 @@ def ridge_gap(seed: int):
         **spec.kwargs(data.model_keys),
     )
     features = LinearRegressor(spec.static_kwargs["degree"]).features(data.x_train)
-    ridge = exact.ridge_map(features, data.y_train, noise_sd=NOISE_SD)
+    ridge = posteriors.ridge_map(features, data.y_train, noise_sd=NOISE_SD)
     gap = float(np.max(np.abs(np.asarray(fit.point()["w"]) - ridge)))
     figures = {
         "statistic": "|w_AutoDelta - w_ridge|_inf",

@@ -18,14 +18,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from regmaster.kernels import (
-    SinCosFeatureMap,
-    hoeffding_bound,
-    rbf_kernel,
-    rff_kernel,
-    rff_variance,
-)
+from regmaster.kernels import SinCosFeatureMap, rbf_kernel, rff_kernel
 from regmaster.nn import RFFFeatureMap
+from regmaster.references import hoeffding_bound, rff_variance
 
 
 def _discard(**figures) -> None:
