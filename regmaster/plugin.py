@@ -35,6 +35,7 @@ from .report import (
     verdict_of,
 )
 from .seeds import seed_from_name
+from .settings import RunLengths
 
 
 def pytest_configure(config):
@@ -231,32 +232,27 @@ class Checks:
         the number of draws ranked)."""
         self._check(*verdicts.sbc_verdicts(result))
 
-    def _nuts(self, spec, x, y, num_warmup: int, num_samples: int, num_chains: int):
-        from .inference import run_nuts
-
-        mcmc = run_nuts(
-            spec.model,
-            jax.random.PRNGKey(self.seed),
-            x,
-            y,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            target_accept_prob=spec.target_accept_prob,
-            max_tree_depth=spec.max_tree_depth,
-            **spec.fixed_kwargs(),
+    def _fit(self, spec, x, y, lengths: RunLengths, inference):
+        """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
+        the draws per site shaped (chain, draw, ...), and the inference's own health."""
+        inference = spec.nuts() if inference is None else inference
+        one = jax.tree.map(lambda a: jax.numpy.asarray(a)[None], y)  # a batch of one data set
+        fit = inference.fit(
+            spec.model, jax.random.PRNGKey(self.seed), x, one, lengths, None, spec.fixed_kwargs()
         )
-        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        return mcmc, draws
+        draws = {k: np.asarray(v[0]) for k, v in fit.samples.items()}
+        own = getattr(fit, "transition_health", None)
+        return draws, ({k: np.asarray(v[0]) for k, v in own().items()} if own else {})
 
-    def convergence(self, spec, x, y, *, num_warmup=500, num_samples=1000, num_chains=4) -> dict:
-        """``num_chains`` NUTS chains on data ``(x, y)``: worst R-hat, bulk and tail ESS per chain
-        over every latent site (ArviZ), and the divergences; recorded."""
+    def convergence(self, spec, x, y, *, lengths: RunLengths | None = None, inference=None) -> dict:
+        """Several chains on data ``(x, y)`` (``lengths``, default 4 x (500 + 1000)) by
+        ``inference`` (default: the entry's NUTS settings): worst R-hat, bulk and tail ESS per
+        chain over every latent site (ArviZ), and the divergences; recorded."""
         from . import diagnostics
 
-        mcmc, draws = self._nuts(spec, x, y, num_warmup, num_samples, num_chains)
+        draws, health = self._fit(spec, x, y, lengths or RunLengths(), inference)
         summary = diagnostics.convergence_summary(draws)
-        summary["divergences"] = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        summary["divergences"] = int(health["diverging"].sum()) if "diverging" in health else 0
         self._record(family="convergence", model=spec.name, **summary)
         return summary
 
@@ -273,16 +269,25 @@ class Checks:
         self._check(*verdicts.convergence(figures))
 
     def posterior(
-        self, spec, x, y, exact_mean: dict, exact_sd: dict, *, num_samples: int = 1000
+        self,
+        spec,
+        x,
+        y,
+        exact_mean: dict,
+        exact_sd: dict,
+        *,
+        lengths: RunLengths | None = None,
+        inference=None,
     ) -> dict:
-        """NUTS (4 chains) against a known posterior: z = (estimate - exact) / MCSE for the mean
-        and sd of each site given (:func:`regmaster.reference.compare`), with the convergence
-        gate over those sites; recorded. Moments are named ``<site>_mean`` and ``<site>_sd``."""
+        """``inference`` (default: the entry's NUTS, 4 x (500 + 1000)) against a known posterior:
+        z = (estimate - exact) / MCSE for the mean and sd of each site given
+        (:func:`regmaster.reference.compare`), with the convergence gate over those sites;
+        recorded. The z-scores are named ``<site>_mean`` and ``<site>_sd``."""
         from . import reference
 
         for name in exact_mean.keys() | exact_sd.keys():
             _check_site(spec, x, name)
-        _, draws = self._nuts(spec, x, y, 500, num_samples, 4)
+        draws, _ = self._fit(spec, x, y, lengths or RunLengths(), inference)
         moments = {f"{k}_mean": v for k, v in exact_mean.items()}
         moments |= {f"{k}_sd": v for k, v in exact_sd.items()}
         figures = reference.compare(draws, moments)

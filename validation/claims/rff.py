@@ -171,15 +171,17 @@ def hoeffding_pointwise_bound(lengthscale: float, seed: int, record=_discard) ->
             assert np.all(counts <= limit), (variant, beta, counts, limit)
 
 
+LAW_ALPHA = 1e-6  # KS p-value below which the law is rejected: a false alarm of 1e-6 per test
+
+
 def parameters_follow_documented_law(seed: int, record=_discard) -> None:
-    """omega ~ N(0, l^-2) and b ~ U(0, 2 pi), independent across features (KS tests)."""
-    # omega ~ N(0, l^-2) and b ~ U(0, 2 pi), independent across features: KS tests on one map of
-    # 8192 features per lengthscale; p < 1e-6 is a false alarm with probability 1e-6 per test.
+    """omega ~ N(0, l^-2) and b ~ U(0, 2 pi), independent across features: KS tests on one map
+    of 8192 features per lengthscale, each rejecting at ``LAW_ALPHA``."""
     keys = jr.split(jr.PRNGKey(seed), len(LENGTHSCALES))
     for lengthscale, key in zip(LENGTHSCALES, keys, strict=True):
         phi_map = RFFFeatureMap(8192, lengthscale, key=key)
         p_omega = stats.kstest(np.asarray(phi_map.omega) * lengthscale, "norm").pvalue
         p_bias = stats.kstest(np.asarray(phi_map.bias) / (2 * np.pi), "uniform").pvalue
         record(**{f"ks_p_omega_l{lengthscale}": p_omega, f"ks_p_bias_l{lengthscale}": p_bias})
-        assert p_omega > 1e-6, (lengthscale, p_omega)
-        assert p_bias > 1e-6, (lengthscale, p_bias)
+        assert p_omega > LAW_ALPHA, (lengthscale, p_omega)
+        assert p_bias > LAW_ALPHA, (lengthscale, p_bias)
