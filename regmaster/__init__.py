@@ -10,7 +10,8 @@ Describe a model
     :class:`AdamSchedule`, :func:`variant`; the registry: :data:`REGISTRY`, :data:`MODEL_NAMES`,
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
-    :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`)
+    :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`,
+    :class:`BatchedSVI`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.reference` (posterior draws
@@ -47,6 +48,7 @@ from .models import (
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
 from .sbc import SBCResult, run_sbc
 from .settings import Execution, RunLengths
+from .svi import BatchedSVI
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
 from .zoo import (
     MODEL_NAMES,
@@ -75,6 +77,7 @@ __all__ = [
     # run SBC and the checks
     "run_sbc",
     "BatchedNUTS",
+    "BatchedSVI",
     "Execution",
     "SBCResult",
     "Verdict",

@@ -510,7 +510,10 @@ def replication_health(fit, quantity_draws: np.ndarray) -> dict[str, np.ndarray]
     """
     draws = np.moveaxis(quantity_draws, (1, 2), (0, 1))  # (chain, draw, N, Q)
     own = getattr(fit, "transition_health", None)
-    health = {**(own() if own is not None else {}), "ess_bulk": diagnostics.ess_bulk(draws)}
+    health = dict(own() if own is not None else {})
+    if getattr(fit, "independent_draws", False):
+        return health  # a guide's draws: no autocorrelation for an ESS to measure
+    health["ess_bulk"] = diagnostics.ess_bulk(draws)
     if quantity_draws.shape[1] >= 2:
         health["rhat"] = diagnostics.rhat(draws)
     return health
@@ -520,7 +523,6 @@ def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]
     """Divergences, saturated trees, acceptance, ESS and R-hat over the replications of
     :func:`replication_health`. ESS below ``num_draws`` means the thinned draws are not
     near-independent for that replication and quantity."""
-    ess = health["ess_bulk"]
     summary: dict[str, Any] = {}
     if "diverging" in health:  # a NUTS fit's transitions
         summary |= {
@@ -529,11 +531,18 @@ def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]
             "saturated_transitions": int(health["saturated"].sum()),
             "mean_accept_prob": float(health["accept_prob"].mean()),
         }
-    summary |= {
-        "min_ess_bulk": float(ess.min()),
-        "median_ess_bulk": float(np.median(ess)),
-        "share_ess_below_num_draws": float(np.mean(ess < num_draws)),
-    }
+    if "grad_norm" in health:  # an optimisation's end
+        summary |= {
+            "max_final_grad_norm": float(np.max(health["grad_norm"])),
+            "max_final_loss_change": float(np.max(np.abs(health["loss_change"]))),
+        }
+    if "ess_bulk" in health:
+        ess = health["ess_bulk"]
+        summary |= {
+            "min_ess_bulk": float(ess.min()),
+            "median_ess_bulk": float(np.median(ess)),
+            "share_ess_below_num_draws": float(np.mean(ess < num_draws)),
+        }
     if "rhat" in health:
         rhat = health["rhat"]
         summary["max_rhat"] = float(np.nanmax(rhat))

@@ -437,7 +437,9 @@ def sbc_calibration(result) -> Verdict:
 
 def sbc_health(result) -> list[Verdict]:
     """The fits' health: at most :data:`LOW_ESS_SHARE` of (replication, quantity) bulk ESS below
-    the number of thinned draws."""
+    the number of thinned draws; none for an inference whose draws are independent."""
+    if "share_ess_below_num_draws" not in result.fit_diagnostics:
+        return []  # independent draws (a guide's): nothing to thin, no ESS to judge
     share = float(result.fit_diagnostics["share_ess_below_num_draws"])
     bound = LOW_ESS_SHARE.value
     return [
