@@ -323,8 +323,9 @@ def run_sbc(
         N, the number of simulated data sets (default: the entry's CI size).
     alpha : float
         Family-wise false-alarm rate of the verdict (Holm over every test of every quantity).
-    inference : BatchedNUTS, optional
-        The inference calibrated (default: the entry's NUTS settings, ``spec.nuts()``).
+    inference : BatchedNUTS or BatchedSVI, optional
+        The inference calibrated (default: the settings' ``inference``, else the entry's NUTS
+        settings, ``spec.nuts()``).
     inference_model : callable, optional
         Fit this model to the data simulated from ``spec.model`` (the same sites: a cheaper
         approximation, or a twin with another prior, which should fail).
@@ -357,7 +358,7 @@ def run_sbc(
     replications = check_positive_int("replications", replications, minimum=2)
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    inference = spec.nuts() if inference is None else inference
+    inference = inference or settings.inference or spec.nuts()
     execution = Execution() if execution is None else execution
     inference_model = spec.model if inference_model is None else inference_model
     probe_x = None if settings.probe_x is None else jax.tree.map(jnp.asarray, settings.probe_x)

@@ -78,8 +78,9 @@ class SBCSettings:
     models whose weights are not identified rank only invariant quantities. ``probe_x``: inputs
     at which the site ``probe_site`` is ranked too (``None``: no probe). The log-likelihood of
     every observed site is always ranked. ``lengths``: each replication's chains;
-    ``num_draws``: the L thinned draws each truth is ranked among. Release size:
-    ``--sbc-replications``.
+    ``num_draws``: the L thinned draws each truth is ranked among. ``inference``: the inference
+    calibrated (``None``: the entry's NUTS settings; a :class:`regmaster.BatchedSVI` for a
+    guide). Release size: ``--sbc-replications``.
     """
 
     observed: str | tuple[str, ...] | None = None
@@ -87,6 +88,7 @@ class SBCSettings:
     inputs: Any = None
     lengths: RunLengths = RunLengths(num_warmup=500, num_samples=500, num_chains=2)
     num_draws: int = 99
+    inference: Any = None
     parameters: tuple[str, ...] | None = None
     probe_x: Any = None
     probe_site: str = "f"
@@ -131,10 +133,16 @@ class SBCSettings:
             if hasattr(value, "shape"):
                 return np.asarray(value).tolist()
             if dataclasses.is_dataclass(value):
-                return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+                fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+                return {"name": value.name, **fields} if hasattr(value, "name") else fields
+            if callable(value):  # a guide or a function: by its name
+                return getattr(value, "__name__", repr(value))
             return value
 
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        fields = [f.name for f in dataclasses.fields(self)]
+        if self.inference is None:  # the entry's NUTS: named by its sampler settings instead
+            fields.remove("inference")
+        return {name: plain(getattr(self, name)) for name in fields}
 
 
 @dataclass(frozen=True)

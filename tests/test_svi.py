@@ -5,6 +5,9 @@ Gaussian with correlated w0 and w1, so a full-rank Gaussian guide holds it exact
 guide is too narrow along the correlation, and a point (AutoDelta) has no width at all.
 """
 
+import dataclasses
+import json
+
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
@@ -12,6 +15,7 @@ import pytest
 from numpyro.infer.autoguide import AutoDelta, AutoMultivariateNormal, AutoNormal
 
 from regmaster import ModelSpec, RunLengths, SBCSettings, run_sbc
+from regmaster.cli import main
 from regmaster.svi import BatchedSVI
 
 
@@ -60,3 +64,22 @@ def test_a_point_estimate_is_flagged():
 def test_svi_refuses_several_chains():
     with pytest.raises(ValueError, match="num_chains must be 1 for SVI"):
         BatchedSVI().fit(_regression, None, None, None, RunLengths(num_chains=2))
+
+
+POINT = dataclasses.replace(
+    SPEC,
+    name="correlated_regression_point",
+    sbc=dataclasses.replace(SPEC.sbc, inference=BatchedSVI(AutoDelta, num_steps=500)),
+)
+
+
+def test_the_settings_inference_is_the_default_and_the_command_reports_its_health(tmp_path, capsys):
+    # The guide named in SBCSettings is what run_sbc and the command calibrate: a point estimate,
+    # flagged (exit 1), its health the optimisation's end, its record naming the guide.
+    record = tmp_path / "point.json"
+    argv = ["sbc", "--model", "tests.test_svi:POINT", "--replications", "20", "--quiet"]
+    assert main([*argv, "--json", str(record), "--checkpoint", str(tmp_path / "c")]) == 1
+    out = capsys.readouterr().out
+    assert "independent draws per replication" in out and "final |grad ELBO|" in out
+    settings = json.loads(record.read_text())["sbc"]["settings"]
+    assert settings["inference"]["name"] == "SVI" and settings["inference"]["guide"] == "AutoDelta"

@@ -300,7 +300,7 @@ def _start(args, spec, replications, devices, checkpoint, across_processes, repo
         f"SBC of {args.model}"
         + (f" fitted with {args.inference_model}" if args.inference_model else "")
         + f": {replications} replications x {spec.sbc.lengths.num_chains} chains in one batched "
-        "NUTS program"
+        f"{(spec.sbc.inference or spec.nuts()).name} program"
         + (f" over {len(devices)} devices" if devices else "")
         + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
         args.quiet,
@@ -351,14 +351,7 @@ def _print_sbc(result, verdicts) -> None:
             f"{row['name']:<16} {row['pvalue']:>9.3g} {row['p_chi2']:>8.3g} "
             f"{row['p_ks']:>8.3g} {row['p_mean']:>8.3g} {row['p_spread']:>8.3g}"
         )
-    diag = result.fit_diagnostics
-    print(
-        f"fits: {diag['divergent_transitions']} divergent and "
-        f"{diag['saturated_transitions']} tree-depth-saturated transitions; "
-        f"median bulk ESS {diag['median_ess_bulk']:.0f}; "
-        f"{diag['share_ess_below_num_draws']:.1%} of (replication, quantity) bulk ESS below "
-        f"{result.num_draws}"
-    )
+    print(f"fits: {_health_line(result.fit_diagnostics, result.num_draws)}")
     for verdict in verdicts:
         if not verdict.passed:
             print(f"FAIL: {verdict.name}: {verdict.message}")
@@ -368,6 +361,31 @@ def _print_sbc(result, verdicts) -> None:
         f"{result.alpha}, {result.seconds:.1f} s ({result.replications_per_second:.1f} "
         f"replications/s)"
     )
+
+
+def _health_line(diag: dict, num_draws: int) -> str:
+    """The fits' health in one line: what the inference reports (a sampler's transitions, an
+    optimisation's end) and, for dependent draws, their ESS."""
+    parts = []
+    if "divergent_transitions" in diag:
+        parts.append(
+            f"{diag['divergent_transitions']} divergent and "
+            f"{diag['saturated_transitions']} tree-depth-saturated transitions"
+        )
+    if "max_final_grad_norm" in diag:
+        parts.append(
+            f"largest final |grad ELBO| {diag['max_final_grad_norm']:.3g}, largest relative "
+            f"change of the ELBO over the last tenth {diag['max_final_loss_change']:.2g}"
+        )
+    if "share_ess_below_num_draws" in diag:
+        parts.append(
+            f"median bulk ESS {diag['median_ess_bulk']:.0f}; "
+            f"{diag['share_ess_below_num_draws']:.1%} of (replication, quantity) bulk ESS below "
+            f"{num_draws}"
+        )
+    else:
+        parts.append(f"{num_draws} independent draws per replication")
+    return "; ".join(parts)
 
 
 def _write_sbc_record(args, spec, result, verdicts) -> None:
