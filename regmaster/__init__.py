@@ -14,7 +14,7 @@ Run simulation-based calibration and the checks
     :class:`BatchedSVI`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
-    :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.reference` (posterior draws
+    :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
     against reference moments).
 The seven models
     :func:`model_linear`, :func:`model_mlp`, :func:`model_mlp_dropout`, :func:`model_bnn`,
@@ -30,7 +30,7 @@ Read run records
 
 from importlib import metadata as _metadata
 
-from . import reference, report, verdicts
+from . import moments, report, verdicts
 from .data import Dataset, make_sinc
 from .engine import BatchedNUTS
 from .experiment import FitOutcome, fit_many, fit_one
@@ -84,7 +84,7 @@ __all__ = [
     "sbc_verdicts",
     "sbc_passed",
     "verdicts",
-    "reference",
+    "moments",
     # the seven models and their Equinox modules
     "model_linear",
     "model_mlp",

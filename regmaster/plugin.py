@@ -281,16 +281,16 @@ class Checks:
     ) -> dict:
         """``inference`` (default: the entry's NUTS, 4 x (500 + 1000)) against a known posterior:
         z = (estimate - exact) / MCSE for the mean and sd of each site given
-        (:func:`regmaster.reference.compare`), with the convergence gate over those sites;
+        (:func:`regmaster.moments.compare`), with the convergence gate over those sites;
         recorded. The z-scores are named ``<site>_mean`` and ``<site>_sd``."""
-        from . import reference
+        from . import moments
 
         for name in exact_mean.keys() | exact_sd.keys():
             _check_site(spec, x, name)
         draws, _ = self._fit(spec, x, y, lengths or RunLengths(), inference)
-        moments = {f"{k}_mean": v for k, v in exact_mean.items()}
-        moments |= {f"{k}_sd": v for k, v in exact_sd.items()}
-        figures = reference.compare(draws, moments)
+        exact = {f"{k}_mean": v for k, v in exact_mean.items()}
+        exact |= {f"{k}_sd": v for k, v in exact_sd.items()}
+        figures = moments.compare(draws, exact)
         self._record(
             family="exact", model=spec.name, max_abs_z=figures["max_abs_z"], **figures["gate"]
         )

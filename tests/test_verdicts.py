@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from regmaster import reference, verdicts
+from regmaster import moments, verdicts
 from regmaster.zoo import get_spec
 
 
@@ -60,21 +60,21 @@ def test_z_scores_of_exact_draws_are_standard_normal_and_a_shift_is_seen():
     # 4 chains x 1000 independent N(0, 1) draws of 50 components: z of the mean against 0 is
     # N(0, 1) per component; a reference off by 0.2 sd moves it by 0.2 * sqrt(4000) = 12.6.
     draws = {"w": np.random.default_rng(3).standard_normal((4, 1000, 50))}
-    z, gated = reference.z_scores(draws, {"w_mean": np.zeros(50), "w_sd": np.ones(50)})
+    z, gated = moments.z_scores(draws, {"w_mean": np.zeros(50), "w_sd": np.ones(50)})
     assert set(gated) == {"w"}
     assert abs(float(np.mean(z["w_mean"]))) < 0.6 and 0.6 < float(np.std(z["w_mean"])) < 1.5
-    shifted, _ = reference.z_scores(draws, {"w_mean": np.full(50, 0.2)})
+    shifted, _ = moments.z_scores(draws, {"w_mean": np.full(50, 0.2)})
     assert float(np.max(shifted["w_mean"])) < -8  # every component flagged
 
 
 @pytest.mark.parametrize(
-    ("moments", "message"),
+    ("given", "message"),
     [
         ({"w_median": 0.0}, "<site>_mean, <site>_sd or <site>_cov"),
         ({"v_mean": 0.0}, "reference names 'v', which has no draws"),
         ({"w_cov": np.eye(2)}, "needs w_mean"),
     ],
 )
-def test_a_reference_the_draws_cannot_answer_is_refused_naming_it(moments, message):
+def test_a_reference_the_draws_cannot_answer_is_refused_naming_it(given, message):
     with pytest.raises(ValueError, match=message):
-        reference.z_scores({"w": np.zeros((2, 10, 2))}, moments)
+        moments.z_scores({"w": np.zeros((2, 10, 2))}, given)

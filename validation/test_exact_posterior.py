@@ -1,6 +1,6 @@
 """NUTS against exact posteriors: quadrature over sigma, and conjugate cases with sigma fixed.
 
-Statistic (:mod:`regmaster.reference`): z = (estimate - exact) / MCSE, MCSE from ArviZ
+Statistic (:mod:`regmaster.moments`): z = (estimate - exact) / MCSE, MCSE from ArviZ
 (``mcse_mean`` / ``mcse_sd``); for a covariance entry, the average of (w_i - mu_i)(w_j - mu_j)
 with the *exact* means, and the MCSE of that average. Evaluated only once the run has converged:
 rank-normalised split R-hat and bulk and tail ESS on every quantity tested (Vehtari et al. 2021;

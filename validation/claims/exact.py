@@ -1,6 +1,6 @@
 """NUTS against exact posteriors: the cases, their exact moments, the draws and the verdicts.
 
-Statistic: z = (estimate - exact) / MCSE (:func:`regmaster.reference.compare`), evaluated once the
+Statistic: z = (estimate - exact) / MCSE (:func:`regmaster.moments.compare`), evaluated once the
 run has converged (:func:`regmaster.verdicts.reference`). The cases: quadrature over sigma, and
 conjugate cases with sigma fixed (Bishop 2006, PRML section 3.3).
 """
@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from numpyro.handlers import condition
 
-from regmaster import reference, verdicts
+from regmaster import moments, verdicts
 from regmaster.data import NOISE_SD, make_sinc  # the conjugate cases fix sigma at it
 from regmaster.inference import run_nuts
 from regmaster.nn import LinearRegressor
@@ -95,9 +95,10 @@ def exact_moments(case: Case, features, y) -> dict[str, np.ndarray]:
     return {"w_mean": post.mean, "w_sd": post.sd, "w_cov": post.cov}
 
 
-def judge(case: Case, draws: dict[str, np.ndarray], moments: dict[str, np.ndarray]):
-    """The figures the suite records and the verdicts of NUTS draws against exact ``moments``."""
-    figures = reference.compare(draws, moments)
+def judge(case: Case, draws: dict[str, np.ndarray], exact: dict[str, np.ndarray]):
+    """The figures the suite records and the verdicts of NUTS draws against the ``exact``
+    moments."""
+    figures = moments.compare(draws, exact)
     max_z = figures["max_abs_z"]
     limits = {
         k: (Z_SD.value if k.endswith("_sd") else case.z_cov if k == "w_cov" else Z_MEAN.value)
@@ -123,6 +124,6 @@ def measured(name: str, seed: int, chains: int = RUN.num_chains):
     """One case end to end: its data, exact moments, NUTS draws, figures and verdicts."""
     case = CASES[name]
     data = case_data(case)
-    moments = exact_moments(case, features(case.model, data), np.asarray(data.y_train))
+    exact = exact_moments(case, features(case.model, data), np.asarray(data.y_train))
     draws = nuts_draws(case, seed, data, chains)
-    return judge(case, draws, moments)
+    return judge(case, draws, exact)
