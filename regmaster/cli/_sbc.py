@@ -20,9 +20,10 @@ def add_parser(subparsers) -> None:
     """
     sbc = subparsers.add_parser(
         "sbc",
-        help="simulation-based calibration of a NUTS model",
+        help="simulation-based calibration of a model's inference (NUTS or an SVI guide)",
         description="Simulation-based calibration (Talts et al. 2018): simulate from the prior, "
-        "fit every replication with NUTS in one batched program, rank the truth "
+        "fit every replication in one batched program (NUTS, or the SVI guide of the model's "
+        "SBCSettings), rank the truth "
         "among the posterior draws, test uniformity (chi-square, KS, mean, spread) "
         "with Holm's correction, and check the fits' health (thinned draws near-independent). "
         "Exits 0 on PASS, 1 on FAIL (ranks or health), 2 on bad input, 3 on an internal error "
@@ -296,13 +297,17 @@ def _start(args, spec, replications, devices, checkpoint, across_processes, repo
             args.quiet,
             always=reporter,
         )
+    inference = spec.sbc.inference or spec.nuts()
+    chains = spec.sbc.lengths.num_chains
+    segmented = inference.name == "NUTS"  # an SVI fit runs in one piece: nothing to resume
     say(
         f"SBC of {args.model}"
         + (f" fitted with {args.inference_model}" if args.inference_model else "")
-        + f": {replications} replications x {spec.sbc.lengths.num_chains} chains in one batched "
-        f"{(spec.sbc.inference or spec.nuts()).name} program"
+        + f": {replications} replications x {chains} chain{'s' * (chains != 1)} in one batched "
+        f"{inference.name} program"
         + (f" over {len(devices)} devices" if devices else "")
-        + (f", resuming from {checkpoint}" if args.resume else f"; checkpoint {checkpoint}"),
+        + (f", resuming from {checkpoint}" if args.resume else "")
+        + (f"; checkpoint {checkpoint}" if segmented and not args.resume else ""),
         args.quiet,
     )
 
