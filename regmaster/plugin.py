@@ -201,13 +201,16 @@ class Checks:
         *,
         replications: int | None = None,
         alpha: float = verdicts.SBC_ALPHA.value,
+        inference=None,
         inference_model=None,
     ):
         """Simulation-based calibration of ``spec`` with its ``SBCSettings``
         (:func:`regmaster.run_sbc`); records the verdict, p-values, health and plots.
 
-        ``inference_model``: fit this model to data simulated from ``spec.model`` (the same
-        sites; e.g. a cheaper approximation, or a twin with another prior, which should fail).
+        ``inference``: the inference calibrated (default: the settings' own, else the entry's
+        NUTS; a :class:`regmaster.BatchedSVI` for a guide). ``inference_model``: fit this model
+        to data simulated from ``spec.model`` (the same sites; e.g. a cheaper approximation, or a
+        twin with another prior, which should fail).
         """
         from .plots import sbc_ecdf_figure, sbc_rank_figure
         from .sbc import run_sbc
@@ -217,6 +220,7 @@ class Checks:
             replications=replications,
             seed=self.seed,
             alpha=alpha,
+            inference=inference,
             inference_model=inference_model,
         )
         self._record(family="sbc", model=spec.name, **result.figures())

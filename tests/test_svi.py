@@ -47,3 +47,10 @@ def test_the_command_calibrates_the_settings_inference_and_reports_its_health(tm
     assert "independent draws per replication" in out and "final |grad ELBO|" in out
     settings = json.loads(record.read_text())["sbc"]["settings"]
     assert settings["inference"]["name"] == "SVI" and settings["inference"]["guide"] == "AutoDelta"
+
+
+def test_the_plugin_calibrates_the_inference_it_is_given(regmaster):
+    from numpyro.infer.autoguide import AutoDelta
+
+    result = regmaster.sbc(FULL_RANK, replications=50, inference=BatchedSVI(AutoDelta))
+    assert not result.passed, result.rows()  # the point estimate, not the settings' full rank
