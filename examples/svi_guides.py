@@ -3,8 +3,9 @@ correlated weights, calibrated with three NumPyro guides (``tests/test_svi.py``)
 
 y_i ~ N(w0 + w1 (x_i + 1.5), 0.5^2), w ~ N(0, I), x on 8 points of [-1, 1]: the shift of x makes
 w0 and w1 strongly correlated a posteriori. A full-rank Gaussian guide holds the posterior exactly
-and passes; a mean-field guide is too narrow along the correlation and fails; a point
-(``AutoDelta``) has no width and fails.
+and passes, as does the Laplace approximation at the MAP (exact for a Gaussian posterior); a
+mean-field guide is too narrow along the correlation and fails; a point (``AutoDelta``) has no
+width and fails.
 
     regmaster sbc --model examples.svi_guides:FULL_RANK
     regmaster sbc --model examples.svi_guides:MEAN_FIELD
@@ -17,7 +18,12 @@ import dataclasses
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-from numpyro.infer.autoguide import AutoDelta, AutoMultivariateNormal, AutoNormal
+from numpyro.infer.autoguide import (
+    AutoDelta,
+    AutoLaplaceApproximation,
+    AutoMultivariateNormal,
+    AutoNormal,
+)
 
 from regmaster import BatchedSVI, ModelSpec, RunLengths, SBCSettings
 
@@ -54,4 +60,10 @@ POINT = dataclasses.replace(
     name="correlated_regression_point",
     title="Conjugate regression with correlated weights, a point estimate",
     sbc=dataclasses.replace(FULL_RANK.sbc, inference=BatchedSVI(AutoDelta, num_steps=500)),
+)
+LAPLACE = dataclasses.replace(
+    FULL_RANK,
+    name="correlated_regression_laplace",
+    title="Conjugate regression with correlated weights, Laplace approximation at the MAP",
+    sbc=dataclasses.replace(FULL_RANK.sbc, inference=_guide(AutoLaplaceApproximation)),
 )

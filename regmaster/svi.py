@@ -39,7 +39,7 @@ _FINAL_ELBO = Trace_ELBO(num_particles=64)
 
 
 class SVIFit(NamedTuple):
-    """Guide draws of a batch of replications, shaped (replication, 1, draw, ...), and each
+    """Guide draws of a batch of replications, shaped (replication, chain, draw, ...), and each
     replication's optimisation health."""
 
     samples: dict[str, np.ndarray]
@@ -97,16 +97,11 @@ class BatchedSVI:
         execution: Execution | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
     ) -> SVIFit:
-        """Fit the guide to every row of ``y_batch`` and draw ``lengths.num_samples`` from each.
-
-        ``lengths.num_chains`` must be 1 (a guide has no chains) and ``num_warmup`` is unused;
-        ``execution`` places nothing yet (one device, no checkpoint: a fit takes seconds).
+        """Fit the guide to every row of ``y_batch`` and draw ``num_chains x num_samples`` from
+        each, laid out as chains (independent draws: the layout only keeps the shapes of a
+        sampler's); ``num_warmup`` is unused and ``execution`` places nothing yet (one device, no
+        checkpoint: a fit takes seconds).
         """
-        if lengths.num_chains != 1:
-            raise ValueError(
-                "num_chains must be 1 for SVI (its draws are independent), "
-                f"got {lengths.num_chains}"
-            )
         kwargs = dict(model_kwargs or {})
         check_finite("x", x)
         y_batch = jax.tree.map(jnp.asarray, y_batch)
@@ -117,7 +112,7 @@ class BatchedSVI:
         svi = SVI(target, guide, Adam(self.learning_rate), Trace_ELBO(self.num_particles))
         # The guide sets itself up on its first call: once, outside the vmap.
         svi.init(key, x, jax.tree.map(lambda a: a[0], y_batch), **kwargs)
-        steps, draws = self.num_steps, lengths.num_samples
+        steps, draws = self.num_steps, lengths.num_chains * lengths.num_samples
 
         def one(key_fit, key_draw, y_row):
             state = svi.init(key_fit, x, y_row, **kwargs)
@@ -141,8 +136,13 @@ class BatchedSVI:
         keys = jax.random.split(key, 2 * num_reps).reshape(2, num_reps, -1)
         sample, final, change, norm = jax.jit(jax.vmap(one))(keys[0], keys[1], y_batch)
         latent = _latent_sites(model, x, jax.tree.map(lambda a: a[0], y_batch), kwargs)
+        chains = (lengths.num_chains, lengths.num_samples)
         return SVIFit(
-            {k: np.asarray(v)[:, None] for k, v in sample.items() if k in latent},
+            {
+                k: np.asarray(v).reshape(num_reps, *chains, *v.shape[2:])
+                for k, v in sample.items()
+                if k in latent
+            },
             np.asarray(final),
             np.asarray(change),
             np.asarray(norm),

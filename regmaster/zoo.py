@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jax
+from numpyro.infer import autoguide
 
 from . import models
 from .engine import BatchedNUTS
 from .nn import DeepRFFRegressor, RFFFeatureMap
 from .settings import RunLengths
+from .svi import BatchedSVI
 
 Inference = Literal["nuts", "map"]
 Cost = Literal["ci", "slow", "release"]
@@ -412,6 +414,17 @@ _VARIANTS = (
         convergence=RunLengths(num_samples=1000),
     ),
 )
+
+INFERENCES: dict[str, Any] = {
+    "nuts": None,  # the entry's own kernel settings (ModelSpec.nuts)
+    "svi-full-rank": BatchedSVI(autoguide.AutoMultivariateNormal),
+    "svi-mean-field": BatchedSVI(autoguide.AutoNormal),
+    "svi-low-rank": BatchedSVI(autoguide.AutoLowRankMultivariateNormal),
+    "laplace": BatchedSVI(autoguide.AutoLaplaceApproximation),
+    "map": BatchedSVI(autoguide.AutoDelta),
+}
+"""The inferences ``regmaster sbc --inference`` names: NUTS, or SVI with NumPyro's autoguides
+(2000 Adam steps at 0.01 each; a point estimate is flagged, as it should be)."""
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec

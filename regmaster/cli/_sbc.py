@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -50,6 +51,14 @@ def _add_run_options(sbc) -> None:
         metavar="MODULE:ATTR",
         help="fit this NumPyro model (or ModelSpec's model) to the data simulated from --model: "
         "same sites, another prior or an approximation; default: --model's own",
+    )
+    sbc.add_argument(
+        "--inference",
+        choices=list(zoo.INFERENCES),
+        default=None,
+        help="the inference calibrated: nuts (the entry's kernel settings), an SVI guide "
+        "(svi-full-rank, svi-mean-field, svi-low-rank), laplace (at the MAP) or map (a point, "
+        "which fails); default: the model's SBC settings",
     )
     sbc.add_argument(
         "--replications",
@@ -152,7 +161,7 @@ def run(args) -> int:
     reporter = is_reporter()
     args.quiet = args.quiet or not reporter
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
-    spec = _sbc_spec(args)
+    spec = _with_inference(_sbc_spec(args), args.inference)
     inference_model = _inference_model(args.inference_model)
     replications = args.replications or spec.sbc.replications_ci
     checkpoint = _checkpoint_path(args, spec, replications, devices)
@@ -189,6 +198,14 @@ def _checkpoint_path(args, spec, replications: int, devices) -> Path:
     key = run_key(_sbc_definition(args, spec, replications, devices))
     base = default_cache_dir().parent / "runs"
     return default_checkpoint(base, args.model, replications, args.seed, key)
+
+
+def _with_inference(spec, name: str | None):
+    """``spec`` calibrated with the registry's inference ``name`` (``None``: its own)."""
+    if name is None:
+        return spec
+    settings = dataclasses.replace(spec.sbc, inference=zoo.INFERENCES[name])
+    return dataclasses.replace(spec, sbc=settings)
 
 
 def _inference_model(path: str | None):
