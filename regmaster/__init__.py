@@ -11,7 +11,7 @@ Describe a model
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
     :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`,
-    :class:`BatchedSVI`)
+    :class:`BatchedSVI`, :class:`OwnSampler`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
@@ -48,6 +48,7 @@ from .models import (
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
 from .sbc import SBCResult, run_sbc
 from .settings import Execution, RunLengths
+from .sampler import OwnSampler
 from .svi import BatchedSVI
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
 from .zoo import (
@@ -78,6 +79,7 @@ __all__ = [
     "run_sbc",
     "BatchedNUTS",
     "BatchedSVI",
+    "OwnSampler",
     "Execution",
     "SBCResult",
     "Verdict",

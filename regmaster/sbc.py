@@ -421,6 +421,12 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
     truth = jax.jit(jax.vmap(problem.quantities))({k: truth_params[k] for k in fitted}, y)
     names = _names(truth_params, fitted, s, truth.shape[1])
     fit = inference.fit(problem.inference_model, key_fit, x, y, s.lengths, execution, kwargs)
+    missing = sorted(set(fitted) - set(fit.samples))
+    if missing:
+        raise ValueError(
+            f"inference {getattr(inference, 'name', inference)!r} returned no draws of "
+            f"{', '.join(missing)}; the model's latent sites are {', '.join(fitted)}"
+        )
     per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None)), (0, 0)))
     shape = next(iter(fit.samples.values())).shape[:3]  # (N, chains, draws)
     all_draws = per_draw(
