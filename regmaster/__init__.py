@@ -46,9 +46,9 @@ from .models import (
     model_rff_svr,
 )
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
+from .sampler import OwnSampler
 from .sbc import SBCResult, run_sbc
 from .settings import Execution, RunLengths
-from .sampler import OwnSampler
 from .svi import BatchedSVI
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
 from .zoo import (
