@@ -535,9 +535,10 @@ def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]
         summary |= {
             "replications_with_divergences": int(np.sum(health["diverging"].any(axis=(1, 2)))),
             "divergent_transitions": int(health["diverging"].sum()),
-            "saturated_transitions": int(health["saturated"].sum()),
-            "mean_accept_prob": float(health["accept_prob"].mean()),
         }
+        if "saturated" in health:  # NUTS: trajectories at the tree-depth limit
+            summary["saturated_transitions"] = int(health["saturated"].sum())
+        summary["mean_accept_prob"] = float(health["accept_prob"].mean())
     if "grad_norm" in health:  # an optimisation's end
         summary |= {
             "max_final_grad_norm": float(np.max(health["grad_norm"])),

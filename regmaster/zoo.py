@@ -22,7 +22,7 @@ import jax
 from numpyro.infer import autoguide
 
 from . import models
-from .engine import BatchedNUTS
+from .engine import BatchedHMC, BatchedNUTS
 from .nn import DeepRFFRegressor, RFFFeatureMap
 from .settings import RunLengths
 from .svi import BatchedSVI
@@ -417,14 +417,16 @@ _VARIANTS = (
 
 INFERENCES: dict[str, Any] = {
     "nuts": None,  # the entry's own kernel settings (ModelSpec.nuts)
+    "hmc": BatchedHMC(num_steps=10),
     "svi-full-rank": BatchedSVI(autoguide.AutoMultivariateNormal),
     "svi-mean-field": BatchedSVI(autoguide.AutoNormal),
     "svi-low-rank": BatchedSVI(autoguide.AutoLowRankMultivariateNormal),
     "laplace": BatchedSVI(autoguide.AutoLaplaceApproximation),
     "map": BatchedSVI(autoguide.AutoDelta),
 }
-"""The inferences ``regmaster sbc --inference`` names: NUTS, or SVI with NumPyro's autoguides
-(2000 Adam steps at 0.01 each; a point estimate is flagged, as it should be)."""
+"""The inferences ``regmaster sbc --inference`` names: NUTS, HMC with 10 leapfrog steps, or SVI
+with NumPyro's autoguides (2000 Adam steps at 0.01 each; a point estimate is flagged, as it
+should be)."""
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec

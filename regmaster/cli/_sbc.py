@@ -56,7 +56,8 @@ def _add_run_options(sbc) -> None:
         "--inference",
         choices=list(zoo.INFERENCES),
         default=None,
-        help="the inference calibrated: nuts (the entry's kernel settings), an SVI guide "
+        help="the inference calibrated: nuts (the entry's kernel settings), hmc (10 leapfrog "
+        "steps), an SVI guide "
         "(svi-full-rank, svi-mean-field, svi-low-rank), laplace (at the MAP) or map (a point, "
         "which fails); default: the model's SBC settings",
     )
@@ -316,7 +317,7 @@ def _start(args, spec, replications, devices, checkpoint, across_processes, repo
         )
     inference = spec.sbc.inference or spec.nuts()
     chains = spec.sbc.lengths.num_chains
-    segmented = inference.name == "NUTS"  # an SVI fit runs in one piece: nothing to resume
+    segmented = inference.name in ("NUTS", "HMC")  # an SVI fit runs in one piece
     say(
         f"SBC of {args.model}"
         + (f" fitted with {args.inference_model}" if args.inference_model else "")
@@ -390,9 +391,11 @@ def _health_line(diag: dict, num_draws: int) -> str:
     optimisation's end) and, for dependent draws, their ESS."""
     parts = []
     if "divergent_transitions" in diag:
+        saturated = diag.get("saturated_transitions")
         parts.append(
-            f"{diag['divergent_transitions']} divergent and "
-            f"{diag['saturated_transitions']} tree-depth-saturated transitions"
+            f"{diag['divergent_transitions']} divergent"
+            + (f" and {saturated} tree-depth-saturated" if saturated is not None else "")
+            + " transitions"
         )
     if "max_final_grad_norm" in diag:
         parts.append(

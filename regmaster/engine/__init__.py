@@ -17,6 +17,7 @@ from ._checkpoint import clear_checkpoint as clear_checkpoint
 from ._checkpoint import has_checkpoint as has_checkpoint
 from ._driver import SEGMENTS as SEGMENTS
 from ._driver import BatchedFit as BatchedFit
+from ._driver import BatchedHMC as BatchedHMC
 from ._driver import BatchedNUTS as BatchedNUTS
 from ._driver import Progress as Progress
 from ._driver import fit_batched as fit_batched

@@ -38,18 +38,17 @@ class BatchedFit(NamedTuple):
     accept_prob: np.ndarray
     energy: np.ndarray
     initial_z: Draws
-    max_tree_depth: int
+    max_tree_depth: int | None  # None: fixed-length HMC trajectories, nothing to saturate
     earlier_seconds: float = 0.0
     """Seconds spent in earlier sittings on the segments resumed from a checkpoint."""
 
     def transition_health(self) -> dict[str, np.ndarray]:
         """Per-transition health, leading axis the replications: divergent, at the tree-depth
         limit (2^max_tree_depth - 1 leapfrog steps), acceptance probability."""
-        return {
-            "diverging": self.diverging,
-            "saturated": self.num_steps >= 2**self.max_tree_depth - 1,
-            "accept_prob": self.accept_prob,
-        }
+        health = {"diverging": self.diverging, "accept_prob": self.accept_prob}
+        if self.max_tree_depth is not None:
+            health["saturated"] = self.num_steps >= 2**self.max_tree_depth - 1
+        return health
 
 
 class Progress(NamedTuple):
@@ -126,13 +125,56 @@ class BatchedNUTS:
         return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
 
 
+@dataclass(frozen=True)
+class BatchedHMC:
+    """NumPyro's HMC with a fixed number of leapfrog steps per trajectory, batched as
+    :class:`BatchedNUTS` is: every (replication, chain) a lane of one compiled program.
+
+    Attributes
+    ----------
+    num_steps : int
+        Leapfrog steps per trajectory; the step size and a diagonal mass matrix are adapted
+        in warmup (Neal 2011).
+    target_accept_prob : float
+        Target acceptance probability of the step-size adaptation.
+    init_radius : float
+        Initial points uniform in [-r, r] in the unconstrained space.
+    init_fn : callable, optional
+        ``init_fn(key, template)`` overrides the initial points.
+    """
+
+    num_steps: int = 10
+    target_accept_prob: float = 0.8
+    init_radius: float = 2.0
+    init_fn: Callable[[jax.Array, Draws], Draws] | None = None
+
+    name = "HMC"
+    max_tree_depth = None
+
+    def __post_init__(self):
+        check_positive_int("num_steps", self.num_steps)
+
+    def fit(
+        self,
+        model,
+        key: jax.Array,
+        x,
+        y_batch,
+        lengths: RunLengths,
+        execution: Execution | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+    ) -> BatchedFit:
+        """HMC on every row of ``y_batch``: :func:`fit_batched` with these settings."""
+        return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
+
+
 def fit_batched(
     model,
     key: jax.Array,
     x,
     y_batch,
     lengths: RunLengths,
-    nuts: BatchedNUTS | None = None,
+    nuts: BatchedNUTS | BatchedHMC | None = None,
     execution: Execution | None = None,
     model_kwargs: Mapping[str, Any] | None = None,
 ) -> BatchedFit:
@@ -151,8 +193,8 @@ def fit_batched(
         The data, leading axis the replications.
     lengths : RunLengths
         Warmup, draws and chains of every replication.
-    nuts : BatchedNUTS, optional
-        Kernel settings and initialisation (default: NumPyro's defaults).
+    nuts : BatchedNUTS or BatchedHMC, optional
+        Kernel settings and initialisation (default: NUTS with NumPyro's defaults).
     execution : Execution, optional
         Devices, lanes per step, segments, regrouping, checkpoint and progress (default: the
         default device, no checkpoint).
@@ -197,7 +239,7 @@ def fit_batched(
         num_warmup=sizes.num_warmup,
         num_samples=sizes.num_samples,
         target_accept_prob=nuts.target_accept_prob,
-        max_tree_depth=nuts.max_tree_depth,
+        **_trajectory(nuts),
         **dict(model_kwargs or {}),
     )
     initial_z, keys = _initial_points_and_keys(
@@ -213,6 +255,13 @@ def fit_batched(
         runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
     )
     return _assembled(runner, kept, initial_z, sizes, nuts.max_tree_depth, earlier)
+
+
+def _trajectory(kernel) -> dict[str, int]:
+    """How a kernel ends its trajectories: NUTS's tree depth, or HMC's fixed step count."""
+    if isinstance(kernel, BatchedHMC):
+        return {"hmc_steps": kernel.num_steps}
+    return {"max_tree_depth": kernel.max_tree_depth}
 
 
 class _Sizes(NamedTuple):

@@ -75,11 +75,13 @@ def chain_runner(
     num_samples: int,
     target_accept_prob: float = 0.8,
     max_tree_depth: int = 10,
+    hmc_steps: int | None = None,
     **model_kwargs,
 ) -> ChainRunner:
     """NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) for ``model`` on inputs ``x``,
     as a :class:`ChainRunner` whose functions take the data ``y`` (a site dict or an array,
-    :mod:`regmaster.calling`) as an argument."""
+    :mod:`regmaster.calling`) as an argument; with ``hmc_steps``, its HMC kernel with that many
+    leapfrog steps per trajectory instead (``max_tree_depth`` unused)."""
     transforms = latent_transforms(model, x, y_template, model_kwargs)
     model = conditioned(model)
     # Shapes only: initialize_model run eagerly would compile ~90 tiny programs, one per op.
@@ -94,17 +96,21 @@ def chain_runner(
     def potential_fn_gen(*args, **kwargs):  # initialize_model's, with dynamic_args=True
         return partial(potential_energy, model, args, kwargs)
 
-    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+    algo = "NUTS" if hmc_steps is None else "HMC"
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo=algo)
+    trajectory = (
+        {"max_tree_depth": max_tree_depth} if hmc_steps is None else {"num_steps": hmc_steps}
+    )
 
     def init(z0, y, rng_key):
         return init_kernel(
             z0,
             num_warmup,
             target_accept_prob=target_accept_prob,
-            max_tree_depth=max_tree_depth,
             model_args=(x, y),
             model_kwargs=model_kwargs,
             rng_key=rng_key,
+            **trajectory,
         )
 
     def advance(state, y, length: int):
