@@ -11,7 +11,7 @@ Describe a model
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
     :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`,
-    :class:`BatchedSVI`, :class:`OwnSampler`)
+    :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`OwnSampler`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
@@ -32,7 +32,7 @@ from importlib import metadata as _metadata
 
 from . import moments, report, verdicts
 from .data import Dataset, make_sinc
-from .engine import BatchedNUTS
+from .engine import BatchedHMC, BatchedNUTS
 from .experiment import FitOutcome, fit_many, fit_one
 from .inference import predict, r2, run_map, run_nuts
 from .models import (
@@ -78,6 +78,7 @@ __all__ = [
     # run SBC and the checks
     "run_sbc",
     "BatchedNUTS",
+    "BatchedHMC",
     "BatchedSVI",
     "OwnSampler",
     "Execution",
