@@ -73,12 +73,17 @@ class BatchedSVI:
         Adam's step size.
     num_particles : int
         Monte Carlo draws of the ELBO per step.
+    halving_steps : int, optional
+        Halve Adam's step size every this many steps (:func:`regmaster.inference.decaying_adam`);
+        at a constant step size the iterates keep moving around the optimum
+        (docs/findings.md#svi-notebook-models).
     """
 
     guide: Callable[[Callable], Any] = AutoMultivariateNormal
     num_steps: int = 2000
     learning_rate: float = 0.01
     num_particles: int = 1
+    halving_steps: int | None = None
 
     name = "SVI"
 
@@ -86,6 +91,15 @@ class BatchedSVI:
         check_positive_int("num_steps", self.num_steps)
         check_positive_float("learning_rate", self.learning_rate)
         check_positive_int("num_particles", self.num_particles)
+        if self.halving_steps is not None:
+            check_positive_int("halving_steps", self.halving_steps)
+
+    def _optimizer(self):
+        if self.halving_steps is None:
+            return Adam(self.learning_rate)
+        from .inference import decaying_adam
+
+        return decaying_adam(self.learning_rate, self.halving_steps)
 
     def fit(
         self,
@@ -109,7 +123,7 @@ class BatchedSVI:
         num_reps = leading_size("y_batch", y_batch)
         target = conditioned(model)
         guide = self.guide(target)
-        svi = SVI(target, guide, Adam(self.learning_rate), Trace_ELBO(self.num_particles))
+        svi = SVI(target, guide, self._optimizer(), Trace_ELBO(self.num_particles))
         # The guide sets itself up on its first call: once, outside the vmap.
         svi.init(key, x, jax.tree.map(lambda a: a[0], y_batch), **kwargs)
         steps, draws = self.num_steps, lengths.num_chains * lengths.num_samples

@@ -33,6 +33,18 @@ DEEP_RFF_MIXING = (
 )
 
 
+# docs/findings.md#svi-notebook-models; the passing SVI cases: examples/svi_guides.py.
+SVI_LINEAR = (
+    "a full-rank Gaussian guide on linear (10,000 Adam steps from 0.05, halving every 2000) is "
+    "miscalibrated in sigma: loglik Holm p 0.0037 and sigma 0.049 at this seed; 4 of 20 runs of "
+    "200 replications rejected (nominal <= 1%)"
+)
+SVI_RFF_SVR = (
+    "a full-rank Gaussian guide on rff_svr is miscalibrated in sigma: Holm p 0.0015 at this "
+    "seed, and one replication's ELBO still moving (relative change 9.9 over the last tenth)"
+)
+
+
 def _progress_printer(label: str):
     """Progress of a long SBC run on the terminal, past pytest's capture; xdist workers have no
     terminal, so only a run without ``-n`` shows it."""
@@ -84,7 +96,9 @@ def _sbc(name: str, backend: str, config: pytest.Config, cache: Path) -> SBCResu
         "sbc",
         xfail={
             "deep_rff": "deep_rff's dependent draws (52% of pairs with bulk ESS < 99) make its "
-            "ranks over-dispersed: sigma Holm p 0.0051 (spread test)"
+            "ranks over-dispersed: sigma Holm p 0.0051 (spread test)",
+            "linear_svi": SVI_LINEAR,
+            "rff_svr_svi": SVI_RFF_SVR,
         },
     ),
 )
@@ -100,6 +114,8 @@ def test_sbc_ranks_uniform(name, backend, record, check, request, fit_cache, sav
 @pytest.mark.parametrize("name", cases("sbc", xfail={"deep_rff": DEEP_RFF_MIXING}))
 def test_sbc_thinned_draws_are_near_independent(name, backend, record, check, request, fit_cache):
     result = _sbc(name, backend, request.config, fit_cache)
+    if not sbc_health(result):
+        pytest.skip("independent draws (a guide's): nothing thinned, no ESS to judge")
     (health,) = sbc_health(result)
     record(
         share_ess_below_num_draws=health.value,
