@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+from numpyro.infer.autoguide import AutoMultivariateNormal
 
 from examples.svi_guides import FULL_RANK, LAPLACE, MEAN_FIELD, POINT
 from regmaster import RunLengths, run_sbc
@@ -26,6 +27,14 @@ def test_a_mean_field_guide_on_a_correlated_posterior_is_flagged():
     assert not result.passed, result.rows()
     worst = min(result.rows(), key=lambda r: r["pvalue"])
     assert worst["name"].startswith("w"), result.rows()
+
+
+def test_an_optimisation_stopped_after_a_few_steps_is_flagged():
+    # 20 Adam steps from the guide's start: the guide is still near its initialisation.
+    stopped = BatchedSVI(AutoMultivariateNormal, num_steps=20, learning_rate=0.02)
+    result = run_sbc(FULL_RANK, seed=6, inference=stopped)
+    assert not result.passed, result.rows()
+    assert result.fit_diagnostics["max_final_loss_change"] > 0.1  # and its health says so
 
 
 def test_a_point_estimate_is_flagged():
