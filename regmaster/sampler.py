@@ -94,9 +94,8 @@ def _check_layout(draws: dict[str, np.ndarray], num_reps: int) -> None:
     """Refuse draws that are not (replication, chain, draw, ...) with one chain and draw count."""
     if not draws:
         raise ValueError("the sampler returned no draws: it must return {site: draws}")
-    shapes = {k: v.shape[:3] for k, v in draws.items()}
-    layouts = set(shapes.values())
-    if any(len(s) < 3 for s in layouts) or len(layouts) != 1 or _reps(layouts) != num_reps:
+    layouts = {v.shape[:3] for v in draws.values()}
+    if len(layouts) != 1 or len(first := next(iter(layouts))) < 3 or first[0] != num_reps:
         raise ValueError(
             "the sampler must return every site's draws shaped (chain, draw, ...) with the same "
             f"chain and draw counts; got {describe({k: v.shape[1:] for k, v in draws.items()})}"
@@ -104,8 +103,3 @@ def _check_layout(draws: dict[str, np.ndarray], num_reps: int) -> None:
     bad = [k for k, v in draws.items() if not np.all(np.isfinite(v))]
     if bad:
         raise ValueError(f"the sampler returned NaN or inf draws of {', '.join(bad)}")
-
-
-def _reps(layouts: set) -> int | None:
-    """The replication count of one (replication, chain, draw) layout, else None."""
-    return next(iter(layouts))[0] if len(layouts) == 1 else None

@@ -32,6 +32,7 @@ from numpyro.optim import Adam
 
 from .calling import check_finite, conditioned, leading_size
 from .checks import check_positive_float, check_positive_int
+from .engine import latent_transforms
 from .settings import Execution, RunLengths
 
 _FINAL_ELBO = Trace_ELBO(num_particles=64)
@@ -149,7 +150,7 @@ class BatchedSVI:
 
         keys = jax.random.split(key, 2 * num_reps).reshape(2, num_reps, -1)
         sample, final, change, norm = jax.jit(jax.vmap(one))(keys[0], keys[1], y_batch)
-        latent = _latent_sites(model, x, jax.tree.map(lambda a: a[0], y_batch), kwargs)
+        latent = latent_transforms(model, x, jax.tree.map(lambda a: a[0], y_batch), kwargs)
         chains = (lengths.num_chains, lengths.num_samples)
         return SVIFit(
             {
@@ -161,10 +162,3 @@ class BatchedSVI:
             np.asarray(change),
             np.asarray(norm),
         )
-
-
-def _latent_sites(model, x, y_row, kwargs) -> set[str]:
-    from .calling import trace
-
-    tr = trace(model, x, y_row, **kwargs)
-    return {k for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]}

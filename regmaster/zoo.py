@@ -398,6 +398,15 @@ INFERENCES: dict[str, Any] = {
 with NumPyro's autoguides (10,000 Adam steps from 0.05, halving every 2000, 4 draws of the ELBO
 per step; a point estimate is flagged, as it should be)."""
 
+
+def _full_rank_svi(base: ModelSpec, name: str, title: str) -> ModelSpec:
+    """``base``'s SBC with the full-rank Gaussian guide: 99 independent draws per replication."""
+    guided = dataclasses.replace(
+        base.sbc, lengths=_GUIDE_DRAWS, inference=INFERENCES["svi-full-rank"]
+    )
+    return variant(base, name, title, checks={"sbc": "ci"}, sbc=guided)
+
+
 _VARIANTS = (
     # The same joint law, non-centred: no funnel between amplitude and w.
     variant(
@@ -425,25 +434,9 @@ _VARIANTS = (
         checks={"sbc": "slow"},
         sbc=dataclasses.replace(DEEP_RFF.sbc, replications_ci=100),
     ),
-    # SVI with a full-rank Gaussian guide: 99 independent guide draws per replication.
-    variant(
-        LINEAR,
-        "linear_svi",
-        "Bayesian linear by SVI, full-rank Gaussian guide",
-        checks={"sbc": "ci"},
-        sbc=dataclasses.replace(
-            LINEAR.sbc, lengths=_GUIDE_DRAWS, inference=INFERENCES["svi-full-rank"]
-        ),
-    ),
-    variant(
-        RFF_SVR,
-        "rff_svr_svi",
-        "SVR via RFF by SVI, full-rank Gaussian guide",
-        checks={"sbc": "ci"},
-        sbc=dataclasses.replace(
-            RFF_SVR.sbc, lengths=_GUIDE_DRAWS, inference=INFERENCES["svi-full-rank"]
-        ),
-    ),
+    # SVI with a full-rank Gaussian guide (docs/findings.md#svi-notebook-models).
+    _full_rank_svi(LINEAR, "linear_svi", "Bayesian linear by SVI, full-rank Gaussian guide"),
+    _full_rank_svi(RFF_SVR, "rff_svr_svi", "SVR via RFF by SVI, full-rank Gaussian guide"),
     # Trajectories of ~12 000 leapfrog steps (docs/findings.md#bnn-convergence): release only.
     variant(
         BNN,

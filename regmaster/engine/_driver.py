@@ -85,8 +85,31 @@ them: a few seconds apart for the CI-size runs on 2 cores); the draws do not dep
 segment length."""
 
 
+class _LaneKernel:
+    """What NumPyro's batched HMC-family kernels share: a fit of every lane by
+    :func:`fit_batched`; each kernel says how its trajectories end (:meth:`trajectory`)."""
+
+    name: str
+
+    def trajectory(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def fit(
+        self,
+        model,
+        key: jax.Array,
+        x,
+        y_batch,
+        lengths: RunLengths,
+        execution: Execution | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+    ) -> BatchedFit:
+        """The kernel on every row of ``y_batch``: :func:`fit_batched` with these settings."""
+        return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
+
+
 @dataclass(frozen=True)
-class BatchedNUTS:
+class BatchedNUTS(_LaneKernel):
     """NumPyro's NUTS with every (replication, chain) a lane of one compiled program.
 
     The inference of an SBC run (:func:`regmaster.run_sbc`): its kernel settings and how its
@@ -111,22 +134,13 @@ class BatchedNUTS:
 
     name = "NUTS"
 
-    def fit(
-        self,
-        model,
-        key: jax.Array,
-        x,
-        y_batch,
-        lengths: RunLengths,
-        execution: Execution | None = None,
-        model_kwargs: Mapping[str, Any] | None = None,
-    ) -> BatchedFit:
-        """NUTS on every row of ``y_batch``: :func:`fit_batched` with these settings."""
-        return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
+    def trajectory(self) -> dict[str, int]:
+        """NUTS ends a trajectory at a U-turn or at the tree-depth limit."""
+        return {"max_tree_depth": self.max_tree_depth}
 
 
 @dataclass(frozen=True)
-class BatchedHMC:
+class BatchedHMC(_LaneKernel):
     """NumPyro's HMC with a fixed number of leapfrog steps per trajectory, batched as
     :class:`BatchedNUTS` is: every (replication, chain) a lane of one compiled program.
 
@@ -154,18 +168,9 @@ class BatchedHMC:
     def __post_init__(self):
         check_positive_int("num_steps", self.num_steps)
 
-    def fit(
-        self,
-        model,
-        key: jax.Array,
-        x,
-        y_batch,
-        lengths: RunLengths,
-        execution: Execution | None = None,
-        model_kwargs: Mapping[str, Any] | None = None,
-    ) -> BatchedFit:
-        """HMC on every row of ``y_batch``: :func:`fit_batched` with these settings."""
-        return fit_batched(model, key, x, y_batch, lengths, self, execution, model_kwargs)
+    def trajectory(self) -> dict[str, int]:
+        """HMC runs a fixed number of leapfrog steps."""
+        return {"hmc_steps": self.num_steps}
 
 
 def fit_batched(
@@ -239,7 +244,7 @@ def fit_batched(
         num_warmup=sizes.num_warmup,
         num_samples=sizes.num_samples,
         target_accept_prob=nuts.target_accept_prob,
-        **_trajectory(nuts),
+        **nuts.trajectory(),
         **dict(model_kwargs or {}),
     )
     initial_z, keys = _initial_points_and_keys(
@@ -255,13 +260,6 @@ def fit_batched(
         runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
     )
     return _assembled(runner, kept, initial_z, sizes, nuts.max_tree_depth, earlier)
-
-
-def _trajectory(kernel) -> dict[str, int]:
-    """How a kernel ends its trajectories: NUTS's tree depth, or HMC's fixed step count."""
-    if isinstance(kernel, BatchedHMC):
-        return {"hmc_steps": kernel.num_steps}
-    return {"max_tree_depth": kernel.max_tree_depth}
 
 
 class _Sizes(NamedTuple):
