@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from numpyro import handlers
 from numpyro.infer import Predictive
 
 from . import diagnostics, stats, zoo
@@ -49,6 +50,7 @@ class SBCResult(NamedTuple):
     thinned: np.ndarray | None = None  # (replications, num_draws, quantities): the ranked draws
     per_replication: dict[str, np.ndarray] | None = None  # health figures, leading axis N
     rank_rng: np.random.Generator | None = None  # the rank tests' generator, as ranking left it
+    inference: str | None = None  # the inference calibrated, as a run record names it
 
     @property
     def replications(self) -> int:
@@ -125,6 +127,7 @@ class SBCResult(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "inference": self.inference,
             "replications": self.replications,
             "num_draws": self.num_draws,
             "passed": self.passed,
@@ -378,10 +381,13 @@ class _Problem(NamedTuple):
     x: Any  # the inputs, as arrays
     probe_x: Any  # the probe inputs, as arrays, or None
 
-    def quantities(self, params, data_row):
+    def quantities(self, params, data_row, key):
+        """The test quantities at one parameter point; ``key`` seeds what the model draws
+        beyond its sample sites (a dropout mask from ``numpyro.prng_key()``): each truth and each
+        draw gets its own, so such a quantity is ranked over its randomness too."""
         s = self.settings
         return quantity_values(
-            self.inference_model,
+            handlers.seed(self.inference_model, key),
             params,
             self.x,
             data_row,
@@ -417,8 +423,12 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         s.probe_site,
         kwargs,
     )
+    # Keys for the model's own randomness in the quantities; key_rank itself stays as it was.
+    key_truth, key_draws = jr.split(jr.fold_in(key_rank, 1))
     # The truth's quantities before any fit: an error in them costs no fitting.
-    truth = jax.jit(jax.vmap(problem.quantities))({k: truth_params[k] for k in fitted}, y)
+    truth = jax.jit(jax.vmap(problem.quantities))(
+        {k: truth_params[k] for k in fitted}, y, jr.split(key_truth, replications)
+    )
     names = _names(truth_params, fitted, s, truth.shape[1])
     fit = inference.fit(problem.inference_model, key_fit, x, y, s.lengths, execution, kwargs)
     missing = sorted(set(fitted) - set(fit.samples))
@@ -427,10 +437,13 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
             f"inference {getattr(inference, 'name', inference)!r} returned no draws of "
             f"{', '.join(missing)}; the model's latent sites are {', '.join(fitted)}"
         )
-    per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None)), (0, 0)))
+    per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None, 0)), (0, 0, 0)))
     shape = next(iter(fit.samples.values())).shape[:3]  # (N, chains, draws)
+    draw_keys = jr.split(key_draws, shape[0] * shape[1] * shape[2])
     all_draws = per_draw(
-        {k: v.reshape(shape[0], -1, *v.shape[3:]) for k, v in fit.samples.items()}, y
+        {k: v.reshape(shape[0], -1, *v.shape[3:]) for k, v in fit.samples.items()},
+        y,
+        draw_keys.reshape(shape[0], shape[1] * shape[2], *draw_keys.shape[1:]),
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
     rng = host_rng(key_rank)
@@ -456,6 +469,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         thinned,
         per_replication,
         rank_rng,
+        zoo.describe_inference(inference),
     )
 
 
@@ -519,11 +533,22 @@ def replication_health(fit, quantity_draws: np.ndarray) -> dict[str, np.ndarray]
     own = getattr(fit, "transition_health", None)
     health = dict(own() if own is not None else {})
     if getattr(fit, "independent_draws", False):
-        return health  # a guide's draws: no autocorrelation for an ESS to measure
+        # A guide's draws: no autocorrelation for an ESS to measure, but a point estimate (or a
+        # degenerate Laplace approximation) draws one value over and over.
+        health["point_quantities"] = point_quantities(quantity_draws)
+        return health
     health["ess_bulk"] = diagnostics.ess_bulk(draws)
     if quantity_draws.shape[1] >= 2:
         health["rhat"] = diagnostics.rhat(draws)
     return health
+
+
+def point_quantities(quantity_draws: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Per replication, how many test quantities have draws with no spread: max - min <=
+    ``rtol`` * max(1, |median|). ``quantity_draws`` is (N, chain, draw, Q); returns (N,)."""
+    pooled = quantity_draws.reshape(quantity_draws.shape[0], -1, quantity_draws.shape[-1])
+    scale = np.maximum(1.0, np.abs(np.median(pooled, axis=1)))
+    return np.sum(np.ptp(pooled, axis=1) <= rtol * scale, axis=1)
 
 
 def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]:
@@ -544,6 +569,8 @@ def fit_summary(health: dict[str, np.ndarray], num_draws: int) -> dict[str, Any]
             "max_final_grad_norm": float(np.max(health["grad_norm"])),
             "max_final_loss_change": float(np.max(np.abs(health["loss_change"]))),
         }
+    if "point_quantities" in health:
+        summary["replications_with_point_draws"] = int(np.sum(health["point_quantities"] > 0))
     if "ess_bulk" in health:
         ess = health["ess_bulk"]
         summary |= {

@@ -159,6 +159,13 @@ LOW_ESS_SHARE = Threshold(
     "a health check; 0 of 200 linear runs",
     "docs/calibration.md#false-alarms",
 )
+POINT_DRAWS = Threshold(
+    0,
+    "<=",
+    "replications in which a ranked quantity's draws have no spread",
+    "none: a property of the draws, not a statistic (a sampler's draws never all coincide)",
+    "docs/findings.md#mlp-map-laplace",
+)
 
 # --------------------------------------------------------------------- MAP against a reference
 
@@ -437,9 +444,25 @@ def sbc_calibration(result) -> Verdict:
 
 def sbc_health(result) -> list[Verdict]:
     """The fits' health: at most :data:`LOW_ESS_SHARE` of (replication, quantity) bulk ESS below
-    the number of thinned draws; none for an inference whose draws are independent."""
+    the number of thinned draws; for an inference whose draws are independent (a guide's), no
+    replication whose draws of a quantity coincide (:data:`POINT_DRAWS`: a point estimate, or a
+    Laplace approximation whose Hessian was not positive definite)."""
+    if "replications_with_point_draws" in result.fit_diagnostics:
+        points = int(result.fit_diagnostics["replications_with_point_draws"])
+        return [
+            Verdict(
+                "replications_with_point_draws",
+                POINT_DRAWS.holds(points),
+                points,
+                POINT_DRAWS.value,
+                f"{result.model}: in {points} of {result.replications} replications the draws "
+                "of a ranked quantity have no spread: a point estimate, not a posterior (a "
+                "Laplace approximation draws its mode where the Hessian is not positive "
+                "definite)",
+            )
+        ]
     if "share_ess_below_num_draws" not in result.fit_diagnostics:
-        return []  # independent draws (a guide's): nothing to thin, no ESS to judge
+        return []  # a fit that reports neither (a run record from before points were counted)
     share = float(result.fit_diagnostics["share_ess_below_num_draws"])
     bound = LOW_ESS_SHARE.value
     return [
