@@ -11,7 +11,7 @@ Describe a model
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
     :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`,
-    :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`OwnSampler`)
+    :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`MCDropout`, :class:`OwnSampler`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
@@ -49,7 +49,7 @@ from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMa
 from .sampler import OwnSampler
 from .sbc import SBCResult, run_sbc
 from .settings import Execution, RunLengths
-from .svi import BatchedSVI
+from .svi import BatchedSVI, MCDropout
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
 from .zoo import (
     MODEL_NAMES,
@@ -80,6 +80,7 @@ __all__ = [
     "BatchedNUTS",
     "BatchedHMC",
     "BatchedSVI",
+    "MCDropout",
     "OwnSampler",
     "Execution",
     "SBCResult",

@@ -54,6 +54,11 @@ class OwnSampler:
     name: str = "own sampler"
     independent_draws: bool = False
 
+    @property
+    def label(self) -> str:
+        """How a run record names this inference: its ``name``."""
+        return self.name
+
     def fit(
         self,
         model,

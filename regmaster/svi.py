@@ -10,6 +10,8 @@ the final relative change of the ELBO and the norm of its gradient.
 
 References
 ----------
+Gal, Ghahramani (2016). Dropout as a Bayesian approximation: representing model uncertainty in
+deep learning. ICML.
 Kucukelbir, Tran, Ranganath, Gelman, Blei (2017). Automatic differentiation variational
 inference. JMLR 18(14).
 Yao, Vehtari, Simpson, Gelman (2018). Yes, but did it work?: evaluating variational inference.
@@ -27,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import SVI, Trace_ELBO
-from numpyro.infer.autoguide import AutoMultivariateNormal
+from numpyro.infer.autoguide import AutoDelta, AutoMultivariateNormal
 from numpyro.optim import Adam
 
 from .calling import check_finite, conditioned, leading_size
@@ -95,6 +97,12 @@ class BatchedSVI:
         if self.halving_steps is not None:
             check_positive_int("halving_steps", self.halving_steps)
 
+    @property
+    def label(self) -> str:
+        """How a run record names this inference."""
+        guide = getattr(self.guide, "__name__", repr(self.guide))
+        return f"SVI with {guide} ({self.num_steps} Adam steps)"
+
     def _optimizer(self):
         if self.halving_steps is None:
             return Adam(self.learning_rate)
@@ -123,13 +131,14 @@ class BatchedSVI:
         check_finite("y_batch", y_batch)
         num_reps = leading_size("y_batch", y_batch)
         target = conditioned(model)
-        guide = self.guide(target)
-        svi = SVI(target, guide, self._optimizer(), Trace_ELBO(self.num_particles))
-        # The guide sets itself up on its first call: once, outside the vmap.
-        svi.init(key, x, jax.tree.map(lambda a: a[0], y_batch), **kwargs)
         steps, draws = self.num_steps, lengths.num_chains * lengths.num_samples
 
         def one(key_fit, key_draw, y_row):
+            # A guide per replication: a guide keeps the data of its first call (Laplace's
+            # Hessian is taken there), so one shared guide would see replication 0's data
+            # (docs/findings.md#mlp-map-laplace).
+            guide = self.guide(target)
+            svi = SVI(target, guide, self._optimizer(), Trace_ELBO(self.num_particles))
             state = svi.init(key_fit, x, y_row, **kwargs)
             state, losses = jax.lax.scan(
                 lambda s, _: svi.update(s, x, y_row, **kwargs), state, None, length=steps
@@ -141,7 +150,9 @@ class BatchedSVI:
                 return _FINAL_ELBO.loss(key_fit, constrained, target, guide, x, y_row, **kwargs)
 
             flat_grad, _ = ravel_pytree(jax.grad(loss)(svi.optim.get_params(state.optim_state)))
-            sample = guide.sample_posterior(key_draw, params, sample_shape=(draws,))
+            sample = guide.sample_posterior(
+                key_draw, params, x, y_row, sample_shape=(draws,), **kwargs
+            )
             # The mean -ELBO of the last tenth of the steps against the tenth before it.
             k = max(steps // 10, 1)
             last, before = losses[-k:].mean(), losses[-2 * k : -k].mean()
@@ -162,3 +173,41 @@ class BatchedSVI:
             np.asarray(change),
             np.asarray(norm),
         )
+
+
+@dataclass(frozen=True)
+class MCDropout(BatchedSVI):
+    """MC dropout as the notebook runs it (Gal & Ghahramani 2016): MAP weights by SVI with an
+    ``AutoDelta`` guide, the model drawing a fresh dropout mask at every step, then a fresh mask
+    per predictive draw.
+
+    The model draws its mask from ``numpyro.prng_key()`` (not a sample site), so the guide's
+    draws are the MAP point repeated and the spread of a quantity comes from the masks: SBC
+    evaluates every truth and every draw under its own key (:func:`regmaster.run_sbc`), which
+    makes the mask part of each ranked quantity. Rank only quantities the mask moves (the
+    function at probe inputs, the log-likelihood): the weights and ``sigma`` are points, and
+    the point check flags them.
+
+    Attributes
+    ----------
+    num_steps : int
+        Adam steps of the MAP fit (the notebook: 2000).
+    learning_rate : float
+        Adam's step size (the notebook: 5e-3).
+    """
+
+    guide: Callable[[Callable], Any] = AutoDelta
+    num_steps: int = 2000
+    learning_rate: float = 5e-3
+
+    name = "MC dropout"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.guide is not AutoDelta:
+            raise ValueError(f"guide: MC dropout fits the MAP (AutoDelta), got {self.guide!r}")
+
+    @property
+    def label(self) -> str:
+        """How a run record names this inference."""
+        return f"MC dropout (MAP by SVI, {self.num_steps} Adam steps; a fresh mask per draw)"

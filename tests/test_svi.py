@@ -4,13 +4,21 @@ conjugate regression of ``examples/svi_guides.py`` (Gaussian posterior, correlat
 import dataclasses
 import json
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
 import pytest
-from numpyro.infer.autoguide import AutoMultivariateNormal
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoLaplaceApproximation, AutoMultivariateNormal, AutoNormal
+from numpyro.optim import Adam
 
 from examples.svi_guides import FULL_RANK, LAPLACE, MEAN_FIELD, POINT
-from regmaster import RunLengths, run_sbc
+from regmaster import ModelSpec, RunLengths, SBCSettings, model_mlp_dropout, run_sbc, sbc_passed
+from regmaster.calling import conditioned
 from regmaster.cli import main
-from regmaster.svi import BatchedSVI
+from regmaster.svi import BatchedSVI, MCDropout
 
 
 def test_a_full_rank_guide_on_a_gaussian_posterior_is_calibrated():
@@ -40,6 +48,65 @@ def test_an_optimisation_stopped_after_a_few_steps_is_flagged():
 def test_a_point_estimate_is_flagged():
     result = run_sbc(POINT, seed=3)
     assert not result.passed, result.rows()
+    # and named as such: every replication's draws are one value (a deterministic count)
+    assert result.fit_diagnostics["replications_with_point_draws"] == result.replications
+    assert not sbc_passed(result)
+
+
+def _normal_mean(x, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(10.0))
+    numpyro.sample("y", dist.Normal(mu, sigma).expand([x.shape[0]]), obs=y)
+
+
+def test_each_replication_takes_its_laplace_approximation_at_its_own_data():
+    # Unknown noise: the Hessian at the MAP depends on the data. A guide shared by the batch keeps
+    # the data of its first call, so replication 1 got replication 0's curvature (a 50x too
+    # narrow posterior here); each replication must match NumPyro's own Laplace on its data.
+    x = jnp.zeros(20)
+    noise = jax.random.normal(jax.random.PRNGKey(0), (2, 20))
+    y = jnp.stack([1.0 + 0.1 * noise[0], 1.0 + 5.0 * noise[1]])
+    laplace = BatchedSVI(AutoLaplaceApproximation, num_steps=3000, learning_rate=0.05)
+    lengths = RunLengths(num_warmup=0, num_samples=4000, num_chains=1)
+    fit = laplace.fit(_normal_mean, jax.random.PRNGKey(1), x, y, lengths)
+    for i in range(2):
+        guide = AutoLaplaceApproximation(conditioned(_normal_mean))
+        svi = SVI(conditioned(_normal_mean), guide, Adam(0.05), Trace_ELBO())
+        params = svi.run(jax.random.PRNGKey(2), 3000, x, y[i], progress_bar=False).params
+        own = guide.sample_posterior(jax.random.PRNGKey(3), params, x, y[i], sample_shape=(4000,))
+        # sd of 4000 draws: ~1.1% relative error each; 10% is > 6 of those apart
+        ratio = fit.samples["mu"][i].std() / own["mu"].std()
+        assert abs(ratio - 1.0) < 0.1, (i, ratio)
+
+
+def test_mc_dropout_ranks_over_fresh_masks_and_a_model_without_one_is_a_point():
+    # MC dropout's spread is the masks': each draw's quantities see their own mask. A model that
+    # draws no mask (linear) gives the MAP point over and over, and is flagged.
+    dropout = ModelSpec(
+        name="tiny_dropout",
+        title="MLP with dropout, 5 hidden units",
+        model=model_mlp_dropout,
+        static_kwargs={"hidden_dim": 5, "dropout_rate": 0.2},
+        sbc=SBCSettings(
+            num_points=10,
+            observed="obs",
+            probe_x=(0.0,),
+            parameters=(),
+            lengths=RunLengths(num_warmup=0, num_samples=99, num_chains=1),
+            inference=MCDropout(num_steps=200),
+        ),
+    )
+    result = run_sbc(dropout, seed=7, replications=4)
+    assert result.fit_diagnostics["replications_with_point_draws"] == 0
+    assert np.all(result.thinned.std(axis=1) > 0)
+    linear = run_sbc("linear", seed=7, replications=4, inference=MCDropout(num_steps=200))
+    assert linear.fit_diagnostics["replications_with_point_draws"] == 4
+    assert not sbc_passed(linear)
+
+
+def test_mc_dropout_is_the_map_and_refuses_another_guide():
+    with pytest.raises(ValueError, match="guide: MC dropout fits the MAP"):
+        MCDropout(guide=AutoNormal)
 
 
 def test_a_laplace_approximation_of_a_gaussian_posterior_is_calibrated():

@@ -134,6 +134,14 @@ class BatchedNUTS(_LaneKernel):
 
     name = "NUTS"
 
+    @property
+    def label(self) -> str:
+        """How a run record names this inference."""
+        return (
+            f"NUTS (target acceptance {self.target_accept_prob:g}, "
+            f"max tree depth {self.max_tree_depth})"
+        )
+
     def trajectory(self) -> dict[str, int]:
         """NUTS ends a trajectory at a U-turn or at the tree-depth limit."""
         return {"max_tree_depth": self.max_tree_depth}
@@ -164,6 +172,11 @@ class BatchedHMC(_LaneKernel):
 
     name = "HMC"
     max_tree_depth = None
+
+    @property
+    def label(self) -> str:
+        """How a run record names this inference."""
+        return f"HMC ({self.num_steps} leapfrog steps)"
 
     def __post_init__(self):
         check_positive_int("num_steps", self.num_steps)
