@@ -25,7 +25,7 @@ from . import models
 from .engine import BatchedHMC, BatchedNUTS
 from .nn import DeepRFFRegressor, RFFFeatureMap
 from .settings import RunLengths
-from .svi import BatchedSVI
+from .svi import BatchedSVI, MCDropout
 
 Inference = Literal["nuts", "map"]
 Cost = Literal["ci", "slow", "release"]
@@ -198,6 +198,20 @@ class ModelSpec:
     def inference_label(self) -> str:
         return "NUTS" if self.inference == "nuts" else "SVI+Delta"
 
+    def inference_for(self, family: str) -> str | None:
+        """The inference a check of ``family`` runs on this entry, as the run record names it:
+        the SBC settings' (else the entry's NUTS) for ``sbc``, AutoDelta for ``map``, the
+        entry's own for the families that fit it; ``None`` for a family that fits nothing
+        (``rff``, ``diagnostics``)."""
+        if family == "sbc" and self.sbc is not None:
+            return describe_inference(self.sbc.inference or self.nuts())
+        if family == "map":
+            return "MAP by SVI (AutoDelta)"
+        if family in ("convergence", "exact", "r2", "r2_seeds", "coverage"):
+            nuts = self.inference == "nuts"
+            return describe_inference(self.nuts()) if nuts else "MAP by SVI (AutoDelta)"
+        return None
+
     def nuts(self) -> BatchedNUTS:
         """The entry's NUTS kernel settings (target acceptance, tree depth) as the inference of a
         batched fit."""
@@ -223,6 +237,12 @@ class ModelSpec:
         nb = self.notebook
         used = {self.module_key} | ({nb.fit_key, nb.predict_key} if nb else set())
         return sorted(used - {None})
+
+
+def describe_inference(inference) -> str:
+    """An inference's name in a run record: its ``label`` (settings included), else its
+    ``name``, else its type."""
+    return getattr(inference, "label", None) or getattr(inference, "name", type(inference).__name__)
 
 
 def variant(base: ModelSpec, name: str, title: str, **changes) -> ModelSpec:
@@ -393,10 +413,12 @@ INFERENCES: dict[str, Any] = {
     "svi-low-rank": _svi(autoguide.AutoLowRankMultivariateNormal),
     "laplace": _svi(autoguide.AutoLaplaceApproximation),
     "map": _svi(autoguide.AutoDelta),
+    "mc-dropout": MCDropout(),
 }
 """The inferences ``regmaster sbc --inference`` names: NUTS, HMC with 10 leapfrog steps, or SVI
 with NumPyro's autoguides (10,000 Adam steps from 0.05, halving every 2000, 4 draws of the ELBO
-per step; a point estimate is flagged, as it should be)."""
+per step; a point estimate is flagged, as it should be), or MC dropout (the notebook's MAP fit, a
+fresh mask per draw)."""
 
 
 def _full_rank_svi(base: ModelSpec, name: str, title: str) -> ModelSpec:
@@ -406,6 +428,24 @@ def _full_rank_svi(base: ModelSpec, name: str, title: str) -> ModelSpec:
     )
     return variant(base, name, title, checks={"sbc": "ci"}, sbc=guided)
 
+
+def _mc_dropout(base: ModelSpec) -> MCDropout:
+    """MC dropout with the notebook's MAP fit of ``base`` (its steps and step size)."""
+    return MCDropout(num_steps=base.notebook.svi_steps, learning_rate=base.notebook.learning_rate)
+
+
+# Laplace around the MAP needs the optimum: the MLP's log joint is ill-conditioned, so more
+# steps and a slower decay than INFERENCES' (docs/findings.md#mlp-map-laplace).
+_MLP_LAPLACE = BatchedSVI(
+    autoguide.AutoLaplaceApproximation,
+    num_steps=40_000,
+    learning_rate=0.01,
+    num_particles=1,
+    halving_steps=8000,
+)
+# The approximations of the MLPs: sigma (Laplace) or nothing (MC dropout: a point) and the
+# function at the probes, on the notebook's 20 inputs; a clear failure shows at 50.
+_MLP_SBC = {"num_points": 20, "lengths": _GUIDE_DRAWS, "replications_ci": 50, **_NOTEBOOK_SBC}
 
 _VARIANTS = (
     # The same joint law, non-centred: no funnel between amplitude and w.
@@ -437,6 +477,21 @@ _VARIANTS = (
     # SVI with a full-rank Gaussian guide (docs/findings.md#svi-notebook-models).
     _full_rank_svi(LINEAR, "linear_svi", "Bayesian linear by SVI, full-rank Gaussian guide"),
     _full_rank_svi(RFF_SVR, "rff_svr_svi", "SVR via RFF by SVI, full-rank Gaussian guide"),
+    # The notebook's two MLP inferences, calibrated (docs/findings.md#mlp-map-laplace).
+    variant(
+        MLP_MAP,
+        "mlp_map_laplace",
+        "MLP, Laplace approximation around the MAP (H=30)",
+        checks={"sbc": "ci"},
+        sbc=SBCSettings(parameters=("sigma",), inference=_MLP_LAPLACE, **_MLP_SBC),
+    ),
+    variant(
+        MLP_DROPOUT,
+        "mlp_dropout_mc",
+        "MC-Dropout MLP, MAP weights and a fresh mask per draw (H=30, p=0.1)",
+        checks={"sbc": "ci"},
+        sbc=SBCSettings(parameters=(), inference=_mc_dropout(MLP_DROPOUT), **_MLP_SBC),
+    ),
     # Trajectories of ~12 000 leapfrog steps (docs/findings.md#bnn-convergence): release only.
     variant(
         BNN,

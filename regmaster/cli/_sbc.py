@@ -58,8 +58,9 @@ def _add_run_options(sbc) -> None:
         default=None,
         help="the inference calibrated: nuts (the entry's kernel settings), hmc (10 leapfrog "
         "steps), an SVI guide "
-        "(svi-full-rank, svi-mean-field, svi-low-rank), laplace (at the MAP) or map (a point, "
-        "which fails); default: the model's SBC settings",
+        "(svi-full-rank, svi-mean-field, svi-low-rank), laplace (at the MAP), map (a point, "
+        "which fails) or mc-dropout (the MAP, a fresh dropout mask per draw); default: the "
+        "model's SBC settings",
     )
     sbc.add_argument(
         "--replications",
@@ -224,9 +225,9 @@ def _inference_model(path: str | None):
 
 
 def _sbc_spec(args):
-    """The ModelSpec ``--model`` names, refused unless it is a NUTS model with SBC settings."""
+    """The ModelSpec ``--model`` names, refused unless it has SBC settings."""
     spec = zoo.resolve(args.model)
-    if spec.sbc is None or spec.inference != "nuts":
+    if spec.sbc is None:
         calibratable = ", ".join(zoo.names(calibratable=True))
         raise ValueError(
             f"model must be one of {calibratable} or module:ModelSpec with SBC "
