@@ -129,11 +129,14 @@ def pytest_runtest_logreport(report):
         _, params, backend = split_test_id(report.nodeid)
         properties = dict(report.user_properties)
         families = [m for m in FAMILIES if m in report.keywords]
+        family = properties.get("family") or (families[0] if families else None)
+        model = properties.get("model") or (params if params in zoo.REGISTRY else None)
         _RESULTS.append(
             {
                 "test": report.nodeid,
-                "family": properties.get("family") or (families[0] if families else None),
-                "model": properties.get("model") or (params if params in zoo.REGISTRY else None),
+                "family": family,
+                "model": model,
+                "inference": properties.get("inference") or _inference(model, family),
                 "params": params,
                 "backend": backend,
                 "outcome": outcome,
@@ -143,12 +146,20 @@ def pytest_runtest_logreport(report):
                 "figures": {
                     k: v
                     for k, v in report.user_properties
-                    if k not in ("image", "family", "verdict")
+                    if k not in ("image", "family", "verdict", "inference")
                 },
                 "verdicts": [v for k, v in report.user_properties if k == "verdict"],
                 "images": [v for k, v in report.user_properties if k == "image"],
             }
         )
+
+
+def _inference(model: str | None, family: str | None) -> str | None:
+    """The inference a registered entry's check of ``family`` runs; a check of one's own names
+    it with ``request.node.user_properties.append(("inference", label))``."""
+    if model not in zoo.REGISTRY or family is None:
+        return None
+    return zoo.get_spec(model).inference_for(family)
 
 
 _RESULTS: list[dict] = []
@@ -223,7 +234,7 @@ class Checks:
             inference=inference,
             inference_model=inference_model,
         )
-        self._record(family="sbc", model=spec.name, **result.figures())
+        self._record(family="sbc", model=spec.name, inference=result.inference, **result.figures())
         self._save_figure(sbc_rank_figure(result), f"sbc_ranks_{spec.name}_{self.seed}")
         self._save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{spec.name}_{self.seed}")
         return result
@@ -240,6 +251,7 @@ class Checks:
         """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
         the draws per site shaped (chain, draw, ...), and the inference's own health."""
         inference = spec.nuts() if inference is None else inference
+        self._record(inference=zoo.describe_inference(inference))
         one = jax.tree.map(lambda a: jax.numpy.asarray(a)[None], y)  # a batch of one data set
         fit = inference.fit(
             spec.model, jax.random.PRNGKey(self.seed), x, one, lengths, None, spec.fixed_kwargs()

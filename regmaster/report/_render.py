@@ -52,6 +52,7 @@ def _rows(record: Mapping[str, Any]) -> list[tuple[str, ...]]:
             (
                 r["test"],
                 verdict,
+                r.get("inference") or "",
                 key_figure(r),
                 _threshold_text(figures),
                 str(figures.get("false_alarm", "")),
@@ -60,6 +61,30 @@ def _rows(record: Mapping[str, Any]) -> list[tuple[str, ...]]:
             )
         )
     return rows
+
+
+def inference_paths(record: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """The SBC verdict of every (model, inference) the record calibrated: one row per SBC
+    ranks check that ran, ``(model, backend, inference, verdict, min Holm p)``."""
+    rows = []
+    for r in record["results"]:
+        figures = r.get("figures", {})
+        verdict = verdict_of(r["outcome"])
+        if r.get("family") != "sbc" or "min_holm_pvalue" not in figures or verdict == "skip":
+            continue
+        rows.append(
+            (
+                str(r.get("model") or r.get("params") or r["test"]),
+                str(r.get("backend") or ""),
+                str(r.get("inference") or "not recorded"),
+                verdict,
+                _fmt(figures["min_holm_pvalue"]),
+            )
+        )
+    return sorted(rows)
+
+
+_PATHS_HEAD = ("model", "backend", "inference", "SBC verdict", "min Holm-adjusted p")
 
 
 def _environment_line(record: Mapping[str, Any]) -> str:
@@ -85,12 +110,18 @@ def to_markdown(record: Mapping[str, Any]) -> str:
             f"| {model} | " + " | ".join(_cell(table[model].get(f, {})) for f in families) + " |"
         )
     out += ["", format_summary(record).splitlines()[-1], ""]
+    paths = inference_paths(record)
+    if paths:
+        out += ["## SBC by inference", "", "| " + " | ".join(_PATHS_HEAD) + " |"]
+        out += ["|---" * len(_PATHS_HEAD) + "|"]
+        out += ["| " + " | ".join(row) + " |" for row in paths] + [""]
     out += [
         "Findings (strict xfails) are documented in docs/findings.md; thresholds and their "
         "false-alarm rates in docs/calibration.md.",
         "",
-        "| check | verdict | key figure | threshold | false-alarm rate | seed | reason |",
-        "|---|---|---|---|---|---|---|",
+        "| check | verdict | inference | key figure | threshold | false-alarm rate | seed "
+        "| reason |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     out += ["| " + " | ".join(row) + " |" for row in _rows(record)]
     return "\n".join(out) + "\n"
@@ -165,6 +196,16 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
             cells.append(f"<td class='{css}'>{_esc(text)}</td>")
         out.append(f"<tr><th>{_esc(model)}</th>{''.join(cells)}</tr>")
     out.append("</table>")
+    paths = inference_paths(record)
+    if paths:
+        out.append("<h2>SBC by inference</h2><table><tr>")
+        out.append("".join(f"<th>{_esc(h)}</th>" for h in _PATHS_HEAD) + "</tr>")
+        for model, backend, inference, verdict, p in paths:
+            out.append(
+                f"<tr><td>{_esc(model)}</td><td>{_esc(backend)}</td><td>{_esc(inference)}</td>"
+                f"<td class='{verdict}'>{verdict}</td><td>{_esc(p)}</td></tr>"
+            )
+        out.append("</table>")
     by_family: dict[str, list] = {}
     for result in record["results"]:
         if verdict_of(result["outcome"]) != "skip":
@@ -172,7 +213,8 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
     for family in sorted(by_family):
         out.append(f"<h2>{_esc(family)}</h2>")
         out.append(
-            "<table><tr><th>check</th><th>verdict</th><th>key figure</th><th>threshold</th>"
+            "<table><tr><th>check</th><th>verdict</th><th>inference</th><th>key figure</th>"
+            "<th>threshold</th>"
             "<th>false-alarm rate</th><th>seed</th><th>seconds</th><th>reason</th></tr>"
         )
         details = []
@@ -181,7 +223,8 @@ def to_html(record: Mapping[str, Any], base: str | Path = ".") -> str:
             figures = r.get("figures", {})
             out.append(
                 f"<tr><td>{_esc(r['test'].split('::', 1)[-1])}</td>"
-                f"<td class='{verdict}'>{verdict}</td><td>{_esc(key_figure(r))}</td>"
+                f"<td class='{verdict}'>{verdict}</td><td>{_esc(r.get('inference') or '')}</td>"
+                f"<td>{_esc(key_figure(r))}</td>"
                 f"<td>{_esc(_threshold_text(figures))}</td>"
                 f"<td>{_esc(figures.get('false_alarm', ''))}</td>"
                 f"<td>{_esc(figures.get('seed', ''))}</td><td>{_esc(r.get('seconds', ''))}</td>"
