@@ -136,7 +136,7 @@ def pytest_runtest_logreport(report):
                 "test": report.nodeid,
                 "family": family,
                 "model": model,
-                "inference": properties.get("inference") or _inference(model, family),
+                "inference": properties.get(INFERENCE) or _inference(model, family),
                 "params": params,
                 "backend": backend,
                 "outcome": outcome,
@@ -146,7 +146,7 @@ def pytest_runtest_logreport(report):
                 "figures": {
                     k: v
                     for k, v in report.user_properties
-                    if k not in ("image", "family", "verdict", "inference")
+                    if k not in ("image", "family", "verdict", INFERENCE)
                 },
                 "verdicts": [v for k, v in report.user_properties if k == "verdict"],
                 "images": [v for k, v in report.user_properties if k == "image"],
@@ -154,9 +154,14 @@ def pytest_runtest_logreport(report):
         )
 
 
+INFERENCE = "inference_label"
+"""The user property naming the inference a check ran: the run record's ``inference``, not a
+figure (a check's own figures may hold an ``inference`` of their own)."""
+
+
 def _inference(model: str | None, family: str | None) -> str | None:
     """The inference a registered entry's check of ``family`` runs; a check of one's own names
-    it with ``request.node.user_properties.append(("inference", label))``."""
+    it with ``request.node.user_properties.append((INFERENCE, label))``."""
     if model not in zoo.REGISTRY or family is None:
         return None
     return zoo.get_spec(model).inference_for(family)
@@ -234,7 +239,8 @@ class Checks:
             inference=inference,
             inference_model=inference_model,
         )
-        self._record(family="sbc", model=spec.name, inference=result.inference, **result.figures())
+        self._record(family="sbc", model=spec.name, **{INFERENCE: result.inference})
+        self._record(**result.figures())
         self._save_figure(sbc_rank_figure(result), f"sbc_ranks_{spec.name}_{self.seed}")
         self._save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{spec.name}_{self.seed}")
         return result
@@ -251,7 +257,7 @@ class Checks:
         """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
         the draws per site shaped (chain, draw, ...), and the inference's own health."""
         inference = spec.nuts() if inference is None else inference
-        self._record(inference=zoo.describe_inference(inference))
+        self._record(**{INFERENCE: zoo.describe_inference(inference)})
         one = jax.tree.map(lambda a: jax.numpy.asarray(a)[None], y)  # a batch of one data set
         fit = inference.fit(
             spec.model, jax.random.PRNGKey(self.seed), x, one, lengths, None, spec.fixed_kwargs()

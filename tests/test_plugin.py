@@ -57,3 +57,17 @@ def test_check_keeps_every_verdict_and_fails_naming_the_one_that_does_not_hold(c
         check(broken)
     kept = [v for k, v in request.node.user_properties if k == "verdict"]
     assert [(v["name"], v["passed"]) for v in kept] == [("rhat", True), ("ess", False)]
+
+
+def test_a_check_names_the_inference_it_ran(regmaster, request):
+    from numpyro.infer.autoguide import AutoMultivariateNormal
+
+    from regmaster import BatchedSVI, RunLengths
+
+    guide = BatchedSVI(AutoMultivariateNormal, num_steps=500, learning_rate=0.05)
+    lengths = RunLengths(num_warmup=0, num_samples=1000, num_chains=1)
+    regmaster.posterior(
+        SPEC, X, Y, {"mu": EXACT_MEAN}, {"mu": EXACT_VAR**0.5}, lengths=lengths, inference=guide
+    )
+    named = [v for k, v in request.node.user_properties if k == "inference_label"]
+    assert named == ["SVI with AutoMultivariateNormal (500 Adam steps)"]

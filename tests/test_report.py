@@ -266,3 +266,20 @@ def test_environment_names_the_commit_and_whether_tracked_files_differ_from_it(
     assert "(with uncommitted changes)" in report.to_markdown(
         {**_record(), "environment": report.environment()}
     )
+
+
+def test_each_check_names_its_inference_and_sbc_verdicts_are_listed_by_inference(tmp_path):
+    record = _record()
+    _find(record, f"{SBC}[linear-cpu]")["inference"] = "NUTS (target acceptance 0.8)"
+    _find(record, f"{SBC}[deep_rff-cpu]")["figures"]["min_holm_pvalue"] = 0.005
+    paths = report.inference_paths(record)
+    # the SBC ranks checks that ran, skipped ones left out; an unnamed inference said so
+    assert paths == [
+        ("deep_rff", "cpu", "not recorded", "finding", "0.005"),
+        ("linear", "cpu", "NUTS (target acceptance 0.8)", "pass", "0.8"),
+    ]
+    text = report.to_markdown(record)
+    assert "## SBC by inference" in text
+    assert f"| {SBC}[linear-cpu] | pass | NUTS (target acceptance 0.8) |" in text
+    page = report.to_html(record, tmp_path)
+    assert "<h2>SBC by inference</h2>" in page and "<td>NUTS (target acceptance 0.8)</td>" in page

@@ -25,7 +25,7 @@ from ._record import (
     timing,
     verdict_of,
 )
-from ._render import key_figure, to_html, to_markdown
+from ._render import inference_paths, key_figure, to_html, to_markdown
 
 __all__ = [
     "PACKAGES",
@@ -39,6 +39,7 @@ __all__ = [
     "environment",
     "format_summary",
     "format_timing",
+    "inference_paths",
     "jsonable",
     "key_figure",
     "load",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._record import _cell, _number, format_summary, summary, verdict_of
+from ._record import _cell, _number, format_summary, split_test_id, summary, verdict_of
 
 
 def _fmt(value) -> str:
@@ -75,7 +75,7 @@ def inference_paths(record: Mapping[str, Any]) -> list[tuple[str, str, str, str,
         rows.append(
             (
                 str(r.get("model") or r.get("params") or r["test"]),
-                str(r.get("backend") or ""),
+                str(r.get("backend") or split_test_id(r["test"])[2] or ""),
                 str(r.get("inference") or "not recorded"),
                 verdict,
                 _fmt(figures["min_holm_pvalue"]),
