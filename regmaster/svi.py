@@ -29,7 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import SVI, Trace_ELBO
-from numpyro.infer.autoguide import AutoDelta, AutoMultivariateNormal
+from numpyro.infer.autoguide import (
+    AutoDelta,
+    AutoLaplaceApproximation,
+    AutoLowRankMultivariateNormal,
+    AutoMultivariateNormal,
+    AutoNormal,
+)
 from numpyro.optim import Adam
 
 from .calling import check_finite, conditioned, leading_size
@@ -51,6 +57,9 @@ class SVIFit(NamedTuple):
     grad_norm: np.ndarray  # (replications,): |grad -ELBO| (64 draws) at the returned parameters
     earlier_seconds: float = 0.0
     independent_draws: bool = True
+    # site -> (loc, scale), each (replications, ...): the guide's Gaussian marginals in the
+    # unconstrained space, kept when the inference ranks by them (``cdf_ranks``)
+    marginals: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
     def transition_health(self) -> dict[str, np.ndarray]:
         """Per-replication figures of the optimisation (leading axis the replications)."""
@@ -59,6 +68,27 @@ class SVIFit(NamedTuple):
             "loss_change": self.loss_change,
             "grad_norm": self.grad_norm,
         }
+
+
+GAUSSIAN_GUIDES = (
+    AutoNormal,
+    AutoMultivariateNormal,
+    AutoLowRankMultivariateNormal,
+    AutoLaplaceApproximation,
+)
+"""The autoguides whose every latent component is Gaussian in the unconstrained space."""
+
+
+def gaussian_marginals(guide, params) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """Each latent site's marginal N(m, s^2) under a Gaussian guide, componentwise, in the
+    unconstrained space: ``site -> (m, s)`` shaped as the site."""
+    if isinstance(guide, AutoNormal):
+        p = guide.prefix
+        return {k: (params[f"{k}_{p}_loc"], params[f"{k}_{p}_scale"]) for k in guide._init_locs}
+    posterior = guide.get_posterior(params)  # a (low-rank) multivariate normal, flat
+    locs = guide._unpack_latent(posterior.loc)
+    scales = guide._unpack_latent(jnp.sqrt(posterior.variance))
+    return {k: (locs[k], scales[k]) for k in locs}
 
 
 @dataclass(frozen=True)
@@ -80,6 +110,13 @@ class BatchedSVI:
         Halve Adam's step size every this many steps (:func:`regmaster.inference.decaying_adam`);
         at a constant step size the iterates keep moving around the optimum
         (docs/findings.md#svi-notebook-models).
+    cdf_ranks : bool
+        Rank each component of a latent site by the guide's marginal CDF instead of among its
+        draws: for a Gaussian guide (:data:`GAUSSIAN_GUIDES`) and a site whose transform to its
+        support is elementwise, u = Phi((T^-1(theta~) - m) / s) with (m, s) the component's
+        marginal in the unconstrained space, and the rank floor(u (L + 1)): uniform on 0..L
+        when the guide is the posterior, with no Monte Carlo noise from L draws (the R package
+        SBC's ``SBC_posterior_cdf``; Modrak et al. 2023).
     """
 
     guide: Callable[[Callable], Any] = AutoMultivariateNormal
@@ -87,6 +124,7 @@ class BatchedSVI:
     learning_rate: float = 0.01
     num_particles: int = 1
     halving_steps: int | None = None
+    cdf_ranks: bool = False
 
     name = "SVI"
 
@@ -96,12 +134,17 @@ class BatchedSVI:
         check_positive_int("num_particles", self.num_particles)
         if self.halving_steps is not None:
             check_positive_int("halving_steps", self.halving_steps)
+        gaussian = isinstance(self.guide, type) and issubclass(self.guide, GAUSSIAN_GUIDES)
+        if self.cdf_ranks and not gaussian:
+            names = ", ".join(g.__name__ for g in GAUSSIAN_GUIDES)
+            raise ValueError(f"cdf_ranks needs a Gaussian guide ({names}); got {self.guide!r}")
 
     @property
     def label(self) -> str:
         """How a run record names this inference."""
         guide = getattr(self.guide, "__name__", repr(self.guide))
-        return f"SVI with {guide} ({self.num_steps} Adam steps)"
+        ranks = "; ranked by its marginal CDF" if self.cdf_ranks else ""
+        return f"SVI with {guide} ({self.num_steps} Adam steps{ranks})"
 
     def _optimizer(self):
         if self.halving_steps is None:
@@ -153,14 +196,15 @@ class BatchedSVI:
             sample = guide.sample_posterior(
                 key_draw, params, x, y_row, sample_shape=(draws,), **kwargs
             )
+            marginals = gaussian_marginals(guide, params) if self.cdf_ranks else None
             # The mean -ELBO of the last tenth of the steps against the tenth before it.
             k = max(steps // 10, 1)
             last, before = losses[-k:].mean(), losses[-2 * k : -k].mean()
             change = (before - last) / jnp.maximum(jnp.abs(last), 1e-12)
-            return sample, last, change, jnp.linalg.norm(flat_grad)
+            return sample, last, change, jnp.linalg.norm(flat_grad), marginals
 
         keys = jax.random.split(key, 2 * num_reps).reshape(2, num_reps, -1)
-        sample, final, change, norm = jax.jit(jax.vmap(one))(keys[0], keys[1], y_batch)
+        sample, final, change, norm, marginals = jax.jit(jax.vmap(one))(keys[0], keys[1], y_batch)
         latent = latent_transforms(model, x, jax.tree.map(lambda a: a[0], y_batch), kwargs)
         chains = (lengths.num_chains, lengths.num_samples)
         return SVIFit(
@@ -172,6 +216,7 @@ class BatchedSVI:
             np.asarray(final),
             np.asarray(change),
             np.asarray(norm),
+            marginals=None if marginals is None else jax.tree.map(np.asarray, marginals),
         )
 
 
