@@ -134,6 +134,8 @@ def test_the_command_calibrates_the_settings_inference_and_reports_its_health(tm
     assert main([*argv, "--json", str(record), "--checkpoint", str(tmp_path / "c")]) == 1
     out = capsys.readouterr().out
     assert "independent draws per replication" in out and "final |grad ELBO|" in out
+    assert "no spread in 20 replications (a point)" in out
+    assert "FAIL: replications_with_point_draws" in out
     settings = json.loads(record.read_text())["sbc"]["settings"]
     assert settings["inference"]["name"] == "SVI" and settings["inference"]["guide"] == "AutoDelta"
 

@@ -410,7 +410,11 @@ def _health_line(diag: dict, num_draws: int) -> str:
             f"{num_draws}"
         )
     else:
-        parts.append(f"{num_draws} independent draws per replication")
+        points = diag.get("replications_with_point_draws", 0)
+        parts.append(
+            f"{num_draws} independent draws per replication"
+            + (f", no spread in {points} replications (a point)" if points else "")
+        )
     return "; ".join(parts)
 
 
