@@ -50,3 +50,21 @@ def test_holm_adjusted_pvalues():
 
 def test_thin_takes_evenly_spaced_pooled_draws():
     claims.thin_takes_evenly_spaced_pooled_draws()
+
+
+@pytest.mark.parametrize(
+    ("test", "fault"),
+    [(t, f) for t, faults in claims.TEST_FAILURES.items() for f in faults],
+)
+def test_each_uniformity_test_alone_rejects_the_failure_it_is_there_for(test, fault, seed):
+    claims.each_test_rejects_its_failure(test, fault, seed)
+
+
+@pytest.mark.parametrize("test", list(claims.TEST_FAILURES))
+def test_each_uniformity_test_holds_its_size_on_exact_draws(test, seed):
+    claims.each_test_is_uniform_on_exact_draws(test, seed)
+
+
+@pytest.mark.parametrize("replications", claims.GAMMA_SIZES)
+def test_gamma_test_false_alarm_rate_within_twice_nominal(replications, seed):
+    claims.gamma_false_alarm_within_twice_nominal(replications, seed)

@@ -93,7 +93,21 @@ SBC = {
     "test_sbc_guide_draws_have_spread": POINT_DRAWS.false_alarm,
 }
 
+# The SBC statistics themselves, on exact draws and uniform ranks
+# (validation/claims/sbc_statistics.py).
+SBC_STATISTICS = {
+    "test_each_uniformity_test_alone_rejects_the_failure_it_is_there_for": (
+        "<= 0.001 per (test, fault): the raw p-value's size"
+    ),
+    "test_each_uniformity_test_holds_its_size_on_exact_draws": (
+        "0.0089: P(Binomial(200, 0.05) > 20) for an exact test"
+    ),
+    "test_gamma_test_false_alarm_rate_within_twice_nominal": (
+        "< 1e-4: an exact test's 95% upper bound passing 2x nominal"
+    ),
+}
+
 FALSE_ALARM: dict[str, str] = (
-    CONVERGENCE | COVERAGE | DIAGNOSTICS | EXACT_POSTERIOR | MAP | R2 | RFF | SBC
+    CONVERGENCE | COVERAGE | DIAGNOSTICS | EXACT_POSTERIOR | MAP | R2 | RFF | SBC | SBC_STATISTICS
 )
 """Every check's nominal false-alarm rate, by test function name."""
