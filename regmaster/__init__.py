@@ -10,8 +10,10 @@ Describe a model
     :class:`AdamSchedule`, :func:`variant`; the registry: :data:`REGISTRY`, :data:`MODEL_NAMES`,
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
-    :func:`run_sbc` (its result :class:`SBCResult`), with an inference (:class:`BatchedNUTS`,
-    :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`MCDropout`, :class:`OwnSampler`)
+    :func:`run_sbc` (its result :class:`SBCResult`; more quantities later:
+    :func:`rank_quantities`, :func:`save_result`, :func:`load_result`), with an inference
+    (:class:`BatchedNUTS`, :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`MCDropout`,
+    :class:`OwnSampler`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
@@ -47,7 +49,7 @@ from .models import (
 )
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
 from .sampler import OwnSampler
-from .sbc import SBCResult, run_sbc
+from .sbc import SBCResult, load_result, rank_quantities, run_sbc, save_result
 from .settings import Execution, RunLengths
 from .svi import BatchedSVI, MCDropout
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
@@ -77,6 +79,9 @@ __all__ = [
     "MODEL_NAMES",
     # run SBC and the checks
     "run_sbc",
+    "rank_quantities",
+    "save_result",
+    "load_result",
     "BatchedNUTS",
     "BatchedHMC",
     "BatchedSVI",

@@ -32,6 +32,24 @@ from .settings import Execution
 from .verdicts import RHAT, SBC_ALPHA
 
 
+class KeptDraws(NamedTuple):
+    """What ranking a new quantity needs without refitting: the simulated truths and the L
+    thinned draws of every latent site, the data, the inputs (leading axis N)."""
+
+    truth: dict[str, np.ndarray]  # site -> (N, ...)
+    draws: dict[str, np.ndarray]  # site -> (N, L, ...)
+    data: Any  # as the model takes it, leading axis N
+    x: Any
+
+    def take(self, replications) -> KeptDraws:
+        """The kept draws of some replications (an index array along the leading axis)."""
+
+        def take(tree):
+            return jax.tree.map(lambda a: a[replications], tree)
+
+        return KeptDraws(take(self.truth), take(self.draws), take(self.data), self.x)
+
+
 class SBCResult(NamedTuple):
     """Ranks, per-quantity p-values, the family verdict and per-fit diagnostics."""
 
@@ -51,6 +69,7 @@ class SBCResult(NamedTuple):
     per_replication: dict[str, np.ndarray] | None = None  # health figures, leading axis N
     rank_rng: np.random.Generator | None = None  # the rank tests' generator, as ranking left it
     inference: str | None = None  # the inference calibrated, as a run record names it
+    kept: KeptDraws | None = None  # truths, thinned site draws and data: rank_quantities
 
     @property
     def replications(self) -> int:
@@ -78,6 +97,7 @@ class SBCResult(NamedTuple):
             ranks = self.ranks[group]
             pvalues, adjusted, passed = verdict(ranks, self.num_draws, self.alpha, rng)
             stats_g = {k: v[group] for k, v in self.per_replication.items()}
+            kept = None if self.kept is None else self.kept.take(group)
             parts.append(
                 self._replace(
                     ranks=ranks,
@@ -91,6 +111,7 @@ class SBCResult(NamedTuple):
                     thinned=self.thinned[group],
                     per_replication=stats_g,
                     rank_rng=None,
+                    kept=kept,
                 )
             )
         return parts
@@ -227,9 +248,11 @@ def quantity_names(
     probe_x=None,
     probe_size: int | None = None,
     probe_site: str = "f",
+    derived: Sequence[str] = (),
 ) -> list[str]:
     """Names of the scalar test quantities, in the order :func:`quantity_values` returns them
-    (``probe_size``: components of the probed site, default one per probe point)."""
+    (``probe_size``: components of the probed site, default one per probe point; ``derived``:
+    the names of the settings' own ``quantities``, last)."""
     names = []
     for site in parameters if parameters is not None else sorted(params):
         size = int(np.prod(np.shape(params[site])))
@@ -237,7 +260,7 @@ def quantity_names(
     if probe_x is not None:
         size = len(np.asarray(probe_x)) if probe_size is None else probe_size
         names.extend(probe_names(probe_x, size, probe_site))
-    return [*names, "loglik"]
+    return [*names, "loglik", *derived]
 
 
 def quantity_values(
@@ -250,10 +273,12 @@ def quantity_values(
     probe_x=None,
     probe_site: str = "f",
     observed,
+    derived=None,
     **model_kwargs,
 ) -> jax.Array:
     """Scalar test quantities at one parameter point: parameter components, the probed site at
-    ``probe_x``, the log-likelihood of every observed site."""
+    ``probe_x``, the log-likelihood of every observed site, then each ``derived`` function
+    ``fn(params, x, y)``."""
     values = [
         jnp.ravel(params[site])
         for site in (parameters if parameters is not None else sorted(params))
@@ -265,6 +290,7 @@ def quantity_values(
     values.append(
         jnp.atleast_1d(log_likelihood(model, params, x, y, observed=observed, **model_kwargs))
     )
+    values.extend(jnp.reshape(fn(params, x, y), (1,)) for fn in (derived or {}).values())
     return jnp.concatenate(values)
 
 
@@ -421,6 +447,7 @@ class _Problem(NamedTuple):
             probe_x=self.probe_x,
             probe_site=s.probe_site,
             observed=s.observed,
+            derived=s.quantities,
             **self.model_kwargs,
         )
 
@@ -450,6 +477,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         s.probe_site,
         kwargs,
     )
+    _check_derived(s.quantities, {k: truth_params[k][0] for k in fitted}, x, y_row)
     # Keys for the model's own randomness in the quantities; key_rank itself stays as it was.
     key_truth, key_draws = jr.split(jr.fold_in(key_rank, 1))
     # The truth's quantities before any fit: an error in them costs no fitting.
@@ -499,20 +527,184 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         per_replication,
         rank_rng,
         zoo.describe_inference(inference),
+        KeptDraws(
+            {k: np.asarray(truth_params[k]) for k in fitted},
+            {k: thin(np.asarray(v), s.num_draws) for k, v in fit.samples.items() if k in fitted},
+            jax.tree.map(np.asarray, y),
+            x,
+        ),
+    )
+
+
+def rank_quantities(result: SBCResult, quantities) -> SBCResult:
+    """``result`` with more test quantities ranked from its kept draws, without refitting.
+
+    Each ``fn(params, inputs, data) -> scalar`` of ``quantities`` is evaluated on every truth
+    and every kept (thinned) draw; its ranks are those a run that had the quantity from the start
+    gives (same fit, same thinned draws; ties, which only a discrete quantity has, broken at
+    random), appended after the result's own columns, and the verdict is recomputed over all of
+    them (Holm).
+
+    Parameters
+    ----------
+    result : SBCResult
+        A result of :func:`run_sbc` (or :func:`load_result`), which keeps its draws.
+    quantities : mapping
+        name -> fn(params, inputs, data), params a site -> value dict of one parameter point.
+
+    Returns
+    -------
+    SBCResult
+        The result with the new quantities' ranks, truths, draws and p-values.
+    """
+    if result.kept is None:
+        raise ValueError(
+            "result keeps no draws: rank_quantities needs a result of run_sbc or load_result"
+        )
+    quantities = dict(quantities)
+    clash = sorted(set(quantities) & set(result.quantities))
+    if not quantities or clash:
+        raise ValueError(
+            f"quantities must name new quantities; got {sorted(quantities) or 'none'}"
+            + (f", {', '.join(map(repr, clash))} already ranked" if clash else "")
+        )
+    kept = result.kept
+    first = {k: v[0] for k, v in kept.truth.items()}
+    _check_derived(quantities, first, kept.x, jax.tree.map(lambda a: a[0], kept.data))
+
+    def values(params, data):
+        return jnp.stack([jnp.reshape(fn(params, kept.x, data), ()) for fn in quantities.values()])
+
+    truth = np.asarray(jax.jit(jax.vmap(values))(kept.truth, kept.data))
+    draws = np.asarray(jax.jit(jax.vmap(jax.vmap(values, (0, None))))(kept.draws, kept.data))
+    rng = (
+        copy.deepcopy(result.rank_rng) if result.rank_rng is not None else np.random.default_rng(0)
+    )
+    ranks = np.concatenate([result.ranks, ranks_of(truth, draws, rng)], axis=1)
+    pvalues, adjusted, passed = verdict(ranks, result.num_draws, result.alpha, rng)
+    return result._replace(
+        quantities=[*result.quantities, *quantities],
+        ranks=ranks,
+        pvalues=pvalues,
+        adjusted=adjusted,
+        passed=passed,
+        truth=np.concatenate([result.truth, truth], axis=1),
+        thinned=np.concatenate([result.thinned, draws], axis=2),
+    )
+
+
+def _flat(prefix: str, tree) -> dict[str, np.ndarray]:
+    """A dict of arrays (or one array, or None) as ``prefix`` or ``prefix/key`` entries."""
+    if tree is None:
+        return {}
+    if isinstance(tree, dict):
+        return {f"{prefix}/{k}": np.asarray(v) for k, v in tree.items()}
+    return {prefix: np.asarray(tree)}
+
+
+def _unflat(prefix: str, stored) -> Any:
+    if prefix in stored:
+        return stored[prefix]
+    entries = {k.split("/", 1)[1]: stored[k] for k in stored if k.startswith(prefix + "/")}
+    return entries or None
+
+
+def save_result(result: SBCResult, path) -> None:
+    """Write what :func:`load_result` and :func:`rank_quantities` need to ``path`` (``.npz``):
+    the quantities, ranks, truths and thinned draws of every quantity, the kept site draws,
+    truths, data and inputs, and the rank tests' generator."""
+    import json
+
+    arrays = {
+        "quantities": np.asarray(result.quantities),
+        "ranks": result.ranks,
+        "truth": result.truth,
+        "thinned_draws": result.thinned,
+        "num_draws": np.asarray(result.num_draws),
+        "alpha": np.asarray(result.alpha),
+        "model": np.asarray(result.model),
+    }
+    if result.rank_rng is not None:
+        arrays["rank_rng"] = np.asarray(json.dumps(result.rank_rng.bit_generator.state))
+    if result.kept is not None:
+        kept = result.kept
+        arrays |= _flat("site_truth", kept.truth) | _flat("site_draws", kept.draws)
+        arrays |= _flat("data", kept.data) | _flat("x", kept.x)
+    np.savez_compressed(path, **arrays)
+
+
+def load_result(path) -> SBCResult:
+    """An :class:`SBCResult` read back from :func:`save_result`'s file (``regmaster sbc --json
+    PATH`` writes one beside the record, ``PATH.draws.npz``): its ranks, recomputed p-values
+    and kept draws, ready for :func:`rank_quantities`. Fit health and timing are not kept."""
+    import json
+
+    with np.load(path) as stored:
+        stored = dict(stored)
+    rng = None
+    if "rank_rng" in stored:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(stored["rank_rng"]))
+    num_draws, alpha = int(stored["num_draws"]), float(stored["alpha"])
+    ranks = stored["ranks"]
+    pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, copy.deepcopy(rng))
+    kept = None
+    if any(k.startswith("site_draws/") for k in stored):
+        kept = KeptDraws(
+            _unflat("site_truth", stored),
+            _unflat("site_draws", stored),
+            _unflat("data", stored),
+            _unflat("x", stored),
+        )
+    return SBCResult(
+        str(stored["model"]),
+        [str(q) for q in stored["quantities"]],
+        ranks,
+        num_draws,
+        pvalues,
+        adjusted,
+        alpha,
+        passed,
+        {},
+        0.0,
+        truth=stored["truth"],
+        thinned=stored["thinned_draws"],
+        rank_rng=rng,
+        kept=kept,
     )
 
 
 def _names(truth_params, fitted, settings, num_quantities: int) -> list[str]:
     """The test quantities' names; the probed site's size read off the truths' quantities."""
     one = {k: v[0] for k, v in truth_params.items() if k in fitted}
-    ranked = len(quantity_names(one, parameters=settings.parameters))  # components and loglik
+    derived = tuple(settings.quantities or ())
+    # components, loglik and the derived quantities; the probed site has the rest
+    ranked = len(quantity_names(one, parameters=settings.parameters, derived=derived))
     return quantity_names(
         one,
         parameters=settings.parameters,
         probe_x=settings.probe_x,
         probe_size=num_quantities - ranked,
         probe_site=settings.probe_site,
+        derived=derived,
     )
+
+
+def _check_derived(quantities, params, x, y) -> None:
+    """Refuse, before any fit, a quantity of the settings that fails on the first truth or
+    does not return a scalar; the message names it."""
+    for name, fn in (quantities or {}).items():
+        try:
+            value = fn(params, x, y)
+        except Exception as error:  # the user's function may raise anything
+            raise ValueError(
+                f"quantities[{name!r}] fails on a parameter point (sites "
+                f"{', '.join(sorted(params))}): {type(error).__name__}: {error}"
+            ) from None
+        if jnp.size(value) != 1:
+            raise ValueError(
+                f"quantities[{name!r}] must return a scalar, got shape {jnp.shape(value)}"
+            )
 
 
 def _check_quantities(

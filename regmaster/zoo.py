@@ -82,7 +82,10 @@ class SBCSettings:
     every observed site is always ranked. ``lengths``: each replication's chains;
     ``num_draws``: the L thinned draws each truth is ranked among. ``inference``: the inference
     calibrated (``None``: the entry's NUTS settings; a :class:`regmaster.BatchedSVI` for a
-    guide). Release size: ``--sbc-replications``.
+    guide). ``quantities``: more test quantities, ``name -> fn(params, inputs, data)``
+    returning a scalar from one parameter point (site -> value) and the data, ranked after the
+    log-likelihood: data-dependent ones (mu1 + mu2, a log joint) catch what marginal ranks miss
+    (Modrak et al. 2023). Release size: ``--sbc-replications``.
     """
 
     observed: str | tuple[str, ...] | None = None
@@ -95,6 +98,7 @@ class SBCSettings:
     probe_x: Any = None
     probe_site: str = "f"
     replications_ci: int = 200
+    quantities: Mapping[str, Callable[..., Any]] | None = None
 
     def __post_init__(self):
         if self.observed is None:

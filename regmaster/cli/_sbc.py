@@ -420,10 +420,12 @@ def _health_line(diag: dict, num_draws: int) -> str:
 
 def _write_sbc_record(args, spec, result, verdicts) -> None:
     """``--json``: a run record ``regmaster report`` reads (one SBC check) with the ranks, and
-    the thinned draws and truths beside it (``PATH.draws.npz``)."""
+    the thinned draws, truths and data beside it (``PATH.draws.npz``: :func:`regmaster.sbc.
+    load_result` reads it back, :func:`regmaster.sbc.rank_quantities` ranks more quantities)."""
     import numpy as np
 
     from ..report import SCHEMA, environment, jsonable
+    from ..sbc import save_result
     from ..verdicts import sbc_passed
 
     passed = sbc_passed(result)
@@ -464,13 +466,7 @@ def _write_sbc_record(args, spec, result, verdicts) -> None:
         "sbc": sbc,
     }
     write_json(args.json, jsonable(record))
-    np.savez_compressed(
-        sidecar,
-        quantities=np.asarray(result.quantities),
-        ranks=result.ranks,
-        truth=result.truth,
-        thinned_draws=result.thinned,
-    )
+    save_result(result, sidecar)
 
 
 def _sbc_devices(args) -> list | None:
