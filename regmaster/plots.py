@@ -225,8 +225,172 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
     return fig
 
 
+def _jittered(result):
+    """u = (r + U) / (L + 1) of every rank, with a fixed generator (the same picture each time)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return (result.ranks + rng.uniform(size=result.ranks.shape)) / (result.num_draws + 1)
+
+
+def sbc_coverage_figure(result, max_quantities: int = 12):
+    """Empirical coverage of central posterior intervals against their level, minus the level,
+    with the simultaneous 99% band of calibrated inference.
+
+    The truth lies in the central interval of level c exactly when |2u - 1| <= c, u the
+    truth's fractional rank; under calibration |2u - 1| ~ U(0, 1), so coverage - c is an ECDF
+    difference and takes the ECDF band (Säilynoja et al. 2022). Below zero: intervals too
+    narrow (the posterior undercovers); above: too wide.
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        The most panels (the smallest Holm-adjusted p-values first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import numpy as np
+
+    from .stats import ecdf_band
+
+    shown, fig, axes, note = _sbc_grid(result, max_quantities)
+    n = result.replications
+    levels, lower, upper = ecdf_band(n)
+    width = np.abs(2.0 * _jittered(result) - 1.0)
+    for ax, j in zip(axes, shown, strict=False):
+        coverage = np.searchsorted(np.sort(width[:, j]), levels, side="right") / n
+        ax.fill_between(
+            levels, lower - levels, upper - levels, color="0.85", label="simultaneous 99% band"
+        )
+        ax.plot(levels, coverage - levels, color="C0", label="empirical coverage - level")
+        ax.axhline(0, color="0.4", lw=1)
+        at = {c: float(np.mean(width[:, j] <= c)) for c in (0.5, 0.9)}
+        ax.set_title(
+            f"{result.quantities[j]}: 50% covers {at[0.5]:.0%}, 90% covers {at[0.9]:.0%}",
+            fontsize=9,
+        )
+        ax.set_xlabel("level of the central interval", fontsize=8)
+        ax.set_ylabel("coverage - level", fontsize=8)
+    _finish(
+        fig,
+        axes,
+        f"SBC coverage: {result.model}, {n} replications; below 0: intervals too narrow, "
+        "above: too wide",
+        note,
+    )
+    return fig
+
+
+def _draw_moments(result):
+    """Per replication and quantity: the draws' mean and sd, and the truth."""
+    thinned = result.thinned
+    return thinned.mean(axis=1), thinned.std(axis=1, ddof=1), result.truth
+
+
+def sbc_contraction_figure(result, max_quantities: int = 12):
+    """Posterior z-score against posterior contraction, one point per replication.
+
+    z = (mean of the draws - truth) / sd of the draws; contraction = 1 - var(draws) / var(truths
+    over the replications), the prior variance (Schad, Betancourt, Vasishth 2021; bayesflow's
+    ``z_score_contraction``). Calibrated inference keeps |z| mostly below 2 at any
+    contraction; a posterior too narrow spreads z out, a biased one shifts it.
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        The most panels (the smallest Holm-adjusted p-values first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import numpy as np
+
+    shown, fig, axes, note = _sbc_grid(result, max_quantities)
+    mean, sd, truth = _draw_moments(result)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (mean - truth) / sd
+        contraction = 1.0 - sd**2 / truth.var(axis=0, ddof=1)
+    for ax, j in zip(axes, shown, strict=False):
+        ax.axhspan(-2, 2, color="0.9", label="|z| <= 2")
+        ax.scatter(contraction[:, j], z[:, j], s=6, color="C0", alpha=0.6, label="replication")
+        outside = float(np.mean(np.abs(z[:, j]) > 2))
+        ax.set_title(f"{result.quantities[j]}: {outside:.0%} with |z| > 2", fontsize=9)
+        ax.set_xlabel("contraction 1 - var(post) / var(prior)", fontsize=8)
+        ax.set_ylabel("z = (mean - truth) / sd", fontsize=8)
+    _finish(
+        fig,
+        axes,
+        f"SBC z-score and contraction: {result.model}, {result.replications} replications "
+        "(about 5% of |z| > 2 when calibrated and near Gaussian)",
+        note,
+    )
+    return fig
+
+
+def sbc_recovery_figure(result, max_quantities: int = 12):
+    """Simulated truth against the posterior mean, with the central 90% interval of the draws.
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        The most panels (the smallest Holm-adjusted p-values first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import numpy as np
+
+    shown, fig, axes, note = _sbc_grid(result, max_quantities)
+    mean, _, truth = _draw_moments(result)
+    low, high = np.quantile(result.thinned, [0.05, 0.95], axis=1)
+    for ax, j in zip(axes, shown, strict=False):
+        ax.errorbar(
+            truth[:, j],
+            mean[:, j],
+            yerr=[mean[:, j] - low[:, j], high[:, j] - mean[:, j]],
+            fmt="o",
+            ms=2,
+            lw=0.5,
+            color="C0",
+            alpha=0.6,
+            label="posterior mean, 90% interval",
+        )
+        span = [np.nanmin(truth[:, j]), np.nanmax(truth[:, j])]
+        ax.plot(span, span, color="0.4", lw=1, label="truth = mean")
+        inside = float(np.mean((low[:, j] <= truth[:, j]) & (truth[:, j] <= high[:, j])))
+        ax.set_title(f"{result.quantities[j]}: 90% intervals hold {inside:.0%}", fontsize=9)
+        ax.set_xlabel("simulated truth", fontsize=8)
+        ax.set_ylabel("posterior", fontsize=8)
+    _finish(fig, axes, f"SBC recovery: {result.model}, {result.replications} replications", note)
+    return fig
+
+
+SBC_FIGURES = {
+    "ranks": sbc_rank_figure,
+    "ecdf": sbc_ecdf_figure,
+    "coverage": sbc_coverage_figure,
+    "contraction": sbc_contraction_figure,
+    "recovery": sbc_recovery_figure,
+}
+"""Every SBC picture, by the name its file carries (``sbc_<name>_<model>.png``)."""
+
+
 def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
-    """``sbc_ranks_<model>.png`` and ``sbc_ecdf_<model>.png`` in ``out_dir``; return the paths.
+    """``sbc_<kind>_<model>.png`` in ``out_dir`` for every kind of :data:`SBC_FIGURES`; return
+    the paths.
 
     Parameters
     ----------
@@ -240,12 +404,12 @@ def save_sbc_figures(result, out_dir, max_quantities: int = 12) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The two files written.
+        The files written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for kind, build in (("ranks", sbc_rank_figure), ("ecdf", sbc_ecdf_figure)):
+    for kind, build in SBC_FIGURES.items():
         fig = build(result, max_quantities)
         path = out_dir / f"sbc_{kind}_{result.model}.png"
         fig.savefig(path, dpi=90)

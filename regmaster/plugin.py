@@ -228,7 +228,7 @@ class Checks:
         to data simulated from ``spec.model`` (the same sites; e.g. a cheaper approximation, or a
         twin with another prior, which should fail).
         """
-        from .plots import sbc_ecdf_figure, sbc_rank_figure
+        from .plots import SBC_FIGURES
         from .sbc import run_sbc
 
         result = run_sbc(
@@ -241,8 +241,8 @@ class Checks:
         )
         self._record(family="sbc", model=spec.name, **{INFERENCE: result.inference})
         self._record(**result.figures())
-        self._save_figure(sbc_rank_figure(result), f"sbc_ranks_{spec.name}_{self.seed}")
-        self._save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{spec.name}_{self.seed}")
+        for kind, figure in SBC_FIGURES.items():
+            self._save_figure(figure(result), f"sbc_{kind}_{spec.name}_{self.seed}")
         return result
 
     def assert_calibrated(self, result) -> None:

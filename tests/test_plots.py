@@ -6,11 +6,15 @@ import numpy as np
 from regmaster import SBCResult, make_sinc
 from regmaster.experiment import FitOutcome
 from regmaster.plots import (
+    SBC_FIGURES,
     plot_fit,
     save_fit_figures,
     save_sbc_figures,
+    sbc_contraction_figure,
+    sbc_coverage_figure,
     sbc_ecdf_figure,
     sbc_rank_figure,
+    sbc_recovery_figure,
 )
 
 DATA = make_sinc()
@@ -21,11 +25,16 @@ def _outcome(name: str) -> FitOutcome:
     return FitOutcome(name, name, "NUTS", 0.9, 0.8, ">", True, 1.0, mean, mean - 0.1, mean + 0.2)
 
 
-def _sbc_result(ranks: np.ndarray) -> SBCResult:
-    q = ranks.shape[1]
+def _sbc_result(ranks: np.ndarray, truth=None, thinned=None) -> SBCResult:
+    n, q = ranks.shape
     names = [f"q{j}" for j in range(q)]
     adjusted = np.linspace(0.2, 1.0, q)
-    return SBCResult("toy", names, ranks, 99, {}, adjusted, 0.01, True, {}, 1.0)
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=(n, q)) if truth is None else truth
+    thinned = rng.normal(size=(n, 99, q)) if thinned is None else thinned
+    return SBCResult(
+        "toy", names, ranks, 99, {}, adjusted, 0.01, True, {}, 1.0, truth=truth, thinned=thinned
+    )
 
 
 def test_fit_plot_draws_the_outcomes_mean_and_band():
@@ -68,7 +77,38 @@ def test_figures_are_written_under_their_names(tmp_path):
     assert [p.name for p in paths] == ["fit_linear.png", "fit_bnn.png", "comparison.png"]
     ranks = np.random.default_rng(1).integers(0, 100, (30, 3))
     paths = save_sbc_figures(_sbc_result(ranks), tmp_path / "sbc")
-    assert [p.name for p in paths] == ["sbc_ranks_toy.png", "sbc_ecdf_toy.png"]
+    assert [p.name for p in paths] == [f"sbc_{kind}_toy.png" for kind in SBC_FIGURES]
     for path in paths:
         image = plt.imread(path)
         assert image.ndim == 3 and image.std() > 0  # a decodable, non-blank picture
+
+
+def test_coverage_of_ranks_in_the_middle_is_full_and_of_ranks_at_an_end_is_none():
+    # Every truth at the posterior median: every central interval covers it (coverage 1);
+    # every truth below all draws: none does below the 98% level.
+    middle = sbc_coverage_figure(_sbc_result(np.full((40, 1), 49)))
+    x, diff = middle.axes[0].get_lines()[0].get_data()
+    np.testing.assert_allclose(diff[x >= 0.02], 1 - x[x >= 0.02])
+    end = sbc_coverage_figure(_sbc_result(np.zeros((40, 1), dtype=int)))
+    x, diff = end.axes[0].get_lines()[0].get_data()
+    np.testing.assert_allclose(diff[x < 0.98], -x[x < 0.98])
+    plt.close(middle)
+    plt.close(end)
+
+
+def test_contraction_and_recovery_place_each_replication_at_its_z_and_mean():
+    rng = np.random.default_rng(4)
+    thinned = rng.normal(size=(30, 99, 1))
+    truth = rng.normal(size=(30, 1))
+    result = _sbc_result(np.zeros((30, 1), dtype=int), truth=truth, thinned=thinned)
+    mean, sd = thinned.mean(axis=1), thinned.std(axis=1, ddof=1)
+    fig = sbc_contraction_figure(result)
+    points = fig.axes[0].collections[-1].get_offsets()
+    np.testing.assert_allclose(points[:, 1], ((mean - truth) / sd)[:, 0])
+    np.testing.assert_allclose(points[:, 0], 1 - sd[:, 0] ** 2 / truth[:, 0].var(ddof=1))
+    plt.close(fig)
+    fig = sbc_recovery_figure(result)
+    x, y = fig.axes[0].get_lines()[0].get_data()
+    np.testing.assert_allclose(x, truth[:, 0])
+    np.testing.assert_allclose(y, mean[:, 0])
+    plt.close(fig)

@@ -17,7 +17,7 @@ import jax
 import pytest
 
 from regmaster.engine import clear_checkpoint
-from regmaster.plots import sbc_ecdf_figure, sbc_rank_figure
+from regmaster.plots import SBC_FIGURES
 from regmaster.sbc import SBCResult, run_sbc
 from regmaster.seeds import seed_from_name
 from regmaster.settings import Execution
@@ -129,8 +129,8 @@ def _sbc(name: str, backend: str, config: pytest.Config, cache: Path) -> SBCResu
 )
 def test_sbc_ranks_uniform(name, backend, record, check, request, fit_cache, save_figure):
     result = _sbc(name, backend, request.config, fit_cache)
-    save_figure(sbc_rank_figure(result), f"sbc_ranks_{name}_{backend}")
-    save_figure(sbc_ecdf_figure(result), f"sbc_ecdf_{name}_{backend}")
+    for kind, figure in SBC_FIGURES.items():
+        save_figure(figure(result), f"sbc_{kind}_{name}_{backend}")
     record(**result.figures())
     check(sbc_calibration(result))
 
