@@ -322,6 +322,8 @@ def sbc_contraction_figure(result, max_quantities: int = 12):
     for ax, j in zip(axes, shown, strict=False):
         ax.axhspan(-2, 2, color="0.9", label="|z| <= 2")
         ax.scatter(contraction[:, j], z[:, j], s=6, color="C0", alpha=0.6, label="replication")
+        # contraction is at most 1: a common right edge, no offset notation near 1
+        ax.set_xlim(min(0.0, float(np.nanmin(contraction[:, j]))) - 0.05, 1.05)
         outside = float(np.mean(np.abs(z[:, j]) > 2))
         ax.set_title(f"{result.quantities[j]}: {outside:.0%} with |z| > 2", fontsize=9)
         ax.set_xlabel("contraction 1 - var(post) / var(prior)", fontsize=8)
