@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -89,6 +90,18 @@ def _add_output_options(sbc) -> None:
         "report show PATH` reads it) and the thinned draws and truths to PATH.draws.npz",
     )
     sbc.add_argument("--out", metavar="DIR", help="save rank histograms and ECDF plots in DIR")
+    sbc.add_argument(
+        "--plan",
+        metavar="FAULT",
+        type=_fault,
+        help="fit nothing: print how many replications detect FAULT (narrow=0.1: a posterior "
+        "10%% too narrow; wide=0.1; shift=0.25: shifted by 0.25 sd) in every quantity, with "
+        "the power of each size, simulated for this model's quantities (docs/calibration.md"
+        "#planner)",
+    )
+    sbc.add_argument(
+        "--plan-power", type=float, default=0.8, metavar="P", help="the target power (0.8)"
+    )
     sbc.add_argument("--cache-dir", metavar="DIR", help="persistent XLA compilation cache")
     sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
     sbc.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -157,6 +170,8 @@ def run(args) -> int:
         raise ValueError(f"--replications must be >= 2, got {args.replications}")
     if not 0.0 < args.alpha < 1.0:
         raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
+    if args.plan is not None:
+        return _plan(args)
     check_output("--json", args.json)
     check_output("--out", args.out, directory=True)
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
@@ -175,6 +190,55 @@ def run(args) -> int:
 
     with locked(checkpoint, say=lambda m: say(m, False)):
         return _run_sbc(args, spec, inference_model, replications, devices, checkpoint)
+
+
+def _fault(text: str) -> dict[str, float]:
+    """``narrow=K``, ``wide=K`` or ``shift=D`` as the planner's scale or shift."""
+    kind, _, value = text.partition("=")
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = float("nan")
+    if (
+        kind not in ("narrow", "wide", "shift")
+        or not amount > 0
+        or (kind == "narrow" and amount >= 1)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use narrow=K (0 < K < 1), wide=K (K > 0) or shift=D (D > 0)"
+        )
+    if kind == "shift":
+        return {"shift": amount}
+    return {"scale": 1.0 - amount if kind == "narrow" else 1.0 + amount}
+
+
+def _plan(args) -> int:
+    """``--plan FAULT``: the smallest replication count that detects the fault at the target
+    power, and the power of each count tried (regmaster.planning)."""
+    from ..planning import plan
+
+    spec = _sbc_spec(args)
+    if not 0.0 < args.plan_power < 1.0:
+        raise ValueError(f"--plan-power must be in (0, 1), got {args.plan_power}")
+    result = plan(spec, power=args.plan_power, seed=args.seed, alpha=args.alpha, **args.plan)
+    fault = args.plan
+    described = (
+        f"shifted by {fault['shift']:g} posterior sds"
+        if "shift" in fault
+        else f"{abs(1 - fault['scale']):.0%} too {'narrow' if fault['scale'] < 1 else 'wide'}"
+    )
+    print(
+        f"SBC plan for {spec.name}: {result.quantities} quantities, {result.num_draws} draws "
+        f"each; a posterior {described} in every quantity, alpha {args.alpha}"
+    )
+    print("replications  power (200 simulated runs)")
+    for size, power in result.power_by_size.items():
+        print(f"{size:<13} {power:.3f}")
+    if result.replications is None:
+        print(f"no size up to {max(result.power_by_size)} reaches power {args.plan_power}")
+    else:
+        print(f"{result.replications} replications detect it with probability >= {args.plan_power}")
+    return 0
 
 
 def _sbc_definition(args, spec, replications: int, devices) -> dict:

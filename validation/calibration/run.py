@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from regmaster import sbc, zoo
+from regmaster import zoo
+from regmaster.planning import quantity_count, simulated_verdict
 from regmaster.seeds import seed_from_name
-from regmaster.verdicts import SBC_ALPHA
 from validation.calibration.bugs import BUGS, Bug
 from validation.calibration.probes import DETERMINISTIC, FAILURES, PROBES, Alarms
 from validation.conftest import SBC_REPLICATIONS_RELEASE
@@ -90,20 +90,6 @@ def false_alarms_of(probe: str, seeds: int) -> dict:
     }
 
 
-def _normal_sbc_verdict(
-    rng, replications, quantities, num_draws, *, scale=1.0, shift=0.0, faulty=None
-):
-    """SBC verdict when each posterior is N(0, 1) in its own units and the sampler returns
-    N(shift, scale^2) for the ``faulty`` quantities (default all): the ranks of any posterior
-    under that fault (probability integral transform), quantities independent."""
-    faulty = quantities if faulty is None else faulty
-    truth = rng.standard_normal((replications, quantities))
-    draws = rng.standard_normal((replications, num_draws, quantities))
-    draws[..., :faulty] = shift + scale * draws[..., :faulty]
-    ranks = sbc.ranks_of(truth, draws, rng)
-    return sbc.verdict(ranks, num_draws, SBC_ALPHA.value, rng)[2]
-
-
 def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
     """Power of each NUTS model's CI-size SBC verdict against a posterior 20% too narrow and one
     shifted by 0.25 sd, in every quantity and in one, over ``runs`` simulated SBC runs."""
@@ -111,22 +97,7 @@ def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
     for name in zoo.names("sbc"):
         spec = zoo.get_spec(name)
         settings = spec.sbc
-        design = settings.design()
-        truth, _ = sbc.simulate(
-            spec.model,
-            jax.random.PRNGKey(0),
-            design,
-            1,
-            observed=settings.observed,
-            **spec.fixed_kwargs(),
-        )
-        q = len(
-            sbc.quantity_names(
-                {k: v[0] for k, v in truth.items()},
-                parameters=settings.parameters,
-                probe_x=settings.probe_x,
-            )
-        )
+        q = quantity_count(spec)
         counts = {"ci": settings.replications_ci, "release": SBC_REPLICATIONS_RELEASE}
         chosen = [(size, counts[size]) for size in sizes]
         faults = (("20% too narrow", {"scale": 0.8}), ("shift 0.25 sd", {"shift": 0.25}))
@@ -136,7 +107,7 @@ def sbc_power(runs: int, sizes=("ci", "release")) -> list[dict]:
             rng = np.random.default_rng(seed_from_name(f"sbc-power:{name}:{size}:{fault}:{where}"))
             detected = np.array(
                 [
-                    not _normal_sbc_verdict(
+                    not simulated_verdict(
                         rng, replications, q, settings.num_draws, faulty=faulty, **kwargs
                     )
                     for _ in range(runs)
