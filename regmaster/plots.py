@@ -380,12 +380,79 @@ def sbc_recovery_figure(result, max_quantities: int = 12):
     return fig
 
 
+def _history_sizes(replications: int) -> list[int]:
+    """Prefix sizes at which the history is evaluated: 10, 20, 50, 100, ... and N."""
+    sizes = [n for n in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if n < replications]
+    return [*sizes, replications]
+
+
+def sbc_history_figure(result, max_quantities: int = 12):
+    """The verdict as replications accumulate: the smallest Holm-adjusted p-value over the
+    quantities, and the smallest log gamma (Säilynoja et al. 2022) against its critical value,
+    for the first n replications, n = 10, 20, 50, ..., N (Modrak et al. 2023 plot the same
+    history to show where a verdict settles).
+
+    Parameters
+    ----------
+    result : SBCResult
+        An SBC run.
+    max_quantities : int
+        Unused (one panel pair per run); kept for the common signature.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import numpy as np
+
+    from .sbc import verdict
+    from .stats import gamma_critical_value, gamma_statistic
+
+    sizes = _history_sizes(result.replications)
+    quantities = len(result.quantities)
+    holm, log_gamma, critical = [], [], []
+    for n in sizes:
+        ranks = result.ranks[:n]
+        holm.append(
+            verdict(ranks, result.num_draws, result.alpha, np.random.default_rng(0))[1].min()
+        )
+        log_gamma.append(np.log(gamma_statistic(ranks, result.num_draws).min()))
+        # the smallest of Q gammas: Bonferroni over the quantities
+        critical.append(
+            np.log(gamma_critical_value(n, result.num_draws, result.alpha / quantities))
+        )
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(sizes, holm, "o-", color="C0", label="smallest Holm-adjusted p")
+    left.axhline(result.alpha, color="C3", lw=1, label=f"alpha {result.alpha:g}")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("replications", fontsize=8)
+    left.set_ylabel("smallest Holm-adjusted p", fontsize=8)
+    right.plot(sizes, log_gamma, "o-", color="C1", label="smallest log gamma over quantities")
+    right.plot(sizes, critical, "--", color="C3", label=f"critical (alpha {result.alpha:g} / Q)")
+    right.set_xscale("log")
+    right.set_xlabel("replications", fontsize=8)
+    right.set_ylabel("log gamma", fontsize=8)
+    fig.suptitle(
+        f"SBC history: {result.model}, first n of {result.replications} replications, "
+        f"{quantities} quantities; below the red line rejects",
+        fontsize=10,
+    )
+    handles = [*left.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
+    labels = [*left.get_legend_handles_labels()[1], *right.get_legend_handles_labels()[1]]
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.93))
+    return fig
+
+
 SBC_FIGURES = {
     "ranks": sbc_rank_figure,
     "ecdf": sbc_ecdf_figure,
     "coverage": sbc_coverage_figure,
     "contraction": sbc_contraction_figure,
     "recovery": sbc_recovery_figure,
+    "history": sbc_history_figure,
 }
 """Every SBC picture, by the name its file carries (``sbc_<name>_<model>.png``)."""
 

@@ -13,6 +13,7 @@ from regmaster.plots import (
     sbc_contraction_figure,
     sbc_coverage_figure,
     sbc_ecdf_figure,
+    sbc_history_figure,
     sbc_rank_figure,
     sbc_recovery_figure,
 )
@@ -111,4 +112,16 @@ def test_contraction_and_recovery_place_each_replication_at_its_z_and_mean():
     x, y = fig.axes[0].get_lines()[0].get_data()
     np.testing.assert_allclose(x, truth[:, 0])
     np.testing.assert_allclose(y, mean[:, 0])
+    plt.close(fig)
+
+
+def test_history_holds_the_verdict_of_each_first_n_replications():
+    from regmaster.sbc import verdict
+
+    ranks = np.random.default_rng(6).integers(0, 100, (30, 2))
+    fig = sbc_history_figure(_sbc_result(ranks))
+    sizes, holm = fig.axes[0].get_lines()[0].get_data()
+    assert list(sizes) == [10, 20, 30]
+    expected = [verdict(ranks[:n], 99, 0.01, np.random.default_rng(0))[1].min() for n in sizes]
+    np.testing.assert_allclose(holm, expected)
     plt.close(fig)
