@@ -362,7 +362,8 @@ def sbc_recovery_figure(result, max_quantities: int = 12):
         ax.errorbar(
             truth[:, j],
             mean[:, j],
-            yerr=[mean[:, j] - low[:, j], high[:, j] - mean[:, j]],
+            # clipped at 0: a point's mean and quantiles differ by rounding only
+            yerr=np.clip([mean[:, j] - low[:, j], high[:, j] - mean[:, j]], 0.0, None),
             fmt="o",
             ms=2,
             lw=0.5,
