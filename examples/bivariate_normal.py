@@ -10,6 +10,8 @@ components see them, the log-likelihood for the prior, mu[0] + mu[1] and mu[0] -
 missing correlation.
 
     regmaster sbc --model examples.bivariate_normal:NO_CORRELATION
+    regmaster sbc --model examples.bivariate_normal:MARGINALS_ONLY --json run.json
+    regmaster rank run.draws.npz --quantity "mu[0]-mu[1]=examples.bivariate_normal:mu_difference"
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ def _sampler(covariance, use_data: bool = True):
     return sample
 
 
-def _sum(params, x, y):
+def mu_sum(params, x, y):
     return params["mu"][0] + params["mu"][1]
 
 
-def _difference(params, x, y):
+def mu_difference(params, x, y):
     return params["mu"][0] - params["mu"][1]
 
 
@@ -63,7 +65,7 @@ EXACT = ModelSpec(
         observed="y",
         lengths=RunLengths(num_warmup=0, num_samples=99, num_chains=1),
         replications_ci=200,
-        quantities={"mu[0]+mu[1]": _sum, "mu[0]-mu[1]": _difference},
+        quantities={"mu[0]+mu[1]": mu_sum, "mu[0]-mu[1]": mu_difference},
         inference=OwnSampler(_sampler(POSTERIOR_COV), "exact posterior", independent_draws=True),
     ),
 )
@@ -86,4 +88,10 @@ NO_CORRELATION = dataclasses.replace(
             _sampler(jnp.diag(jnp.diag(POSTERIOR_COV))), "no correlation", independent_draws=True
         ),
     ),
+)
+MARGINALS_ONLY = dataclasses.replace(
+    NO_CORRELATION,
+    name="bivariate_normal_marginals_only",
+    title="Bivariate normal mean without its correlation, marginal quantities only",
+    sbc=dataclasses.replace(NO_CORRELATION.sbc, quantities=None),
 )

@@ -124,3 +124,24 @@ def test_an_existing_json_path_is_kept_when_checked(tmp_path):
     assert path.read_text() == "{}"
     _check_output("--json", str(tmp_path / "new" / "r.json"))
     assert not (tmp_path / "new" / "r.json").exists()
+
+
+def test_rank_adds_a_quantity_to_a_finished_run_without_refitting(tmp_path, capsys):
+    # A sampler without the posterior's correlation, run with its marginals only; mu[0] - mu[1]
+    # ranked afterwards from the kept draws rejects (Holm p 9.6e-18 in a run that had it).
+    record = tmp_path / "run.json"
+    model = "examples.bivariate_normal:MARGINALS_ONLY"
+    main(["sbc", "--model", model, "--json", str(record), "--quiet", "--no-cache"])
+    capsys.readouterr()
+    quantity = "mu[0]-mu[1]=examples.bivariate_normal:mu_difference"
+    assert main(["rank", str(tmp_path / "run.draws.npz"), "--quantity", quantity]) == 1
+    out = capsys.readouterr().out
+    assert "mu[0]-mu[1]" in out and "FAIL: ranks:" in out
+
+
+def test_rank_refuses_a_file_that_is_no_draws_file_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a zip")
+    quantity = "q=examples.bivariate_normal:mu_difference"
+    assert main(["rank", str(bad), "--quantity", quantity]) == 2
+    assert "not the draws file of an SBC run" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The ``regmaster`` command: ``fit`` reproduces the notebook's experiment, ``sbc`` calibrates."""
+"""The ``regmaster`` command: ``fit`` reproduces the notebook's experiment, ``sbc`` calibrates,
+``report`` reads run records, ``rank`` ranks more quantities of a finished run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from . import _fit, _report, _sbc
+from . import _fit, _rank, _report, _sbc
 from ._common import Parser
 from ._common import check_output as _check_output  # noqa: F401 (imported from here)
 
@@ -19,7 +20,7 @@ INTERNAL_ERROR = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``regmaster`` parser: ``--version`` and the subcommands fit, sbc and report.
+    """The ``regmaster`` parser: ``--version`` and the subcommands fit, sbc, report and rank.
 
     Returns
     -------
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fit.add_parser(sub)
     _sbc.add_parser(sub)
     _report.add_parser(sub)
+    _rank.add_parser(sub)
     return parser
 
 

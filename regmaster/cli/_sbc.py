@@ -431,14 +431,19 @@ def _finish(args, spec, result, checkpoint, reporter) -> int:
     return 0 if passed else 1
 
 
-def _print_sbc(result, verdicts) -> None:
-    """The table of p-values per quantity, the fits' health, every failed verdict, the status."""
+def print_table(result) -> None:
+    """The table of the rank tests' p-values per quantity, Holm-adjusted first."""
     print(f"{'quantity':<16} {'p (Holm)':>9} {'chi2':>8} {'ks':>8} {'mean':>8} {'spread':>8}")
     for row in result.rows():
         print(
             f"{row['name']:<16} {row['pvalue']:>9.3g} {row['p_chi2']:>8.3g} "
             f"{row['p_ks']:>8.3g} {row['p_mean']:>8.3g} {row['p_spread']:>8.3g}"
         )
+
+
+def _print_sbc(result, verdicts) -> None:
+    """The table of p-values per quantity, the fits' health, every failed verdict, the status."""
+    print_table(result)
     print(f"fits: {_health_line(result.fit_diagnostics, result.num_draws)}")
     for verdict in verdicts:
         if not verdict.passed:
