@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .sbc import SBCResult, verdict
+from .sbc import SBCResult, result_from_ranks
+from .verdicts import SBC_ALPHA
 
 __all__ = ["from_datatree", "to_datatree"]
 
@@ -87,7 +88,7 @@ def from_datatree(tree, alpha: float | None = None) -> SBCResult:
             f"layout); got groups {sorted(tree.children)} and attributes {sorted(attrs)}"
         )
     num_draws = int(attrs["num_draws"])
-    alpha = float(attrs.get("alpha", 0.01)) if alpha is None else alpha
+    alpha = float(attrs.get("alpha", SBC_ALPHA.value)) if alpha is None else alpha
     ranks_group = tree["prior_sbc"].to_dataset()
     names = list(ranks_group.data_vars)
     fractional = np.stack([ranks_group[q].values.reshape(-1) for q in names], axis=1)
@@ -96,18 +97,12 @@ def from_datatree(tree, alpha: float | None = None) -> SBCResult:
     if "prior" in tree.children:
         prior = tree["prior"].to_dataset()
         truth = np.stack([prior[q].values.reshape(-1) for q in names], axis=1)
-    pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, np.random.default_rng(0))
-    return SBCResult(
+    return result_from_ranks(
         str(attrs.get("model", "")),
         names,
         ranks,
         num_draws,
-        pvalues,
-        adjusted,
         alpha,
-        passed,
-        {},
-        0.0,
         truth=truth,
         inference=attrs.get("inference") or None,
     )

@@ -645,9 +645,6 @@ def load_result(path) -> SBCResult:
     if "rank_rng" in stored:
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(str(stored["rank_rng"]))
-    num_draws, alpha = int(stored["num_draws"]), float(stored["alpha"])
-    ranks = stored["ranks"]
-    pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, copy.deepcopy(rng))
     kept = None
     if any(k.startswith("site_draws/") for k in stored):
         kept = KeptDraws(
@@ -656,10 +653,31 @@ def load_result(path) -> SBCResult:
             _unflat("data", stored),
             _unflat("x", stored),
         )
-    return SBCResult(
+    return result_from_ranks(
         str(stored["model"]),
         [str(q) for q in stored["quantities"]],
-        ranks,
+        stored["ranks"],
+        int(stored["num_draws"]),
+        float(stored["alpha"]),
+        rng,
+        truth=stored["truth"],
+        thinned=stored["thinned_draws"],
+        kept=kept,
+    )
+
+
+def result_from_ranks(
+    model: str, quantities, ranks, num_draws: int, alpha: float, rng=None, **fields
+) -> SBCResult:
+    """An :class:`SBCResult` from recorded ranks: the verdict recomputed (the rank tests'
+    generator ``rng`` as the run left it, else a fixed one), no fit health; ``fields`` are the
+    result's other fields (``truth``, ``thinned``, ``kept``, ``inference``)."""
+    tests_rng = copy.deepcopy(rng) if rng is not None else np.random.default_rng(0)
+    pvalues, adjusted, passed = verdict(ranks, num_draws, alpha, tests_rng)
+    return SBCResult(
+        model,
+        list(quantities),
+        np.asarray(ranks),
         num_draws,
         pvalues,
         adjusted,
@@ -667,10 +685,8 @@ def load_result(path) -> SBCResult:
         passed,
         {},
         0.0,
-        truth=stored["truth"],
-        thinned=stored["thinned_draws"],
         rank_rng=rng,
-        kept=kept,
+        **fields,
     )
 
 
