@@ -11,7 +11,8 @@ Describe a model
     :func:`get_spec`, :func:`names`.
 Run simulation-based calibration and the checks
     :func:`run_sbc` (its result :class:`SBCResult`; more quantities later:
-    :func:`rank_quantities`, :func:`save_result`, :func:`load_result`), with an inference
+    :func:`rank_quantities`, :func:`save_result`, :func:`load_result`; in stages:
+    :func:`sequential_sbc`), with an inference
     (:class:`BatchedNUTS`, :class:`BatchedHMC`, :class:`BatchedSVI`, :class:`MCDropout`,
     :class:`OwnSampler`)
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
@@ -50,6 +51,7 @@ from .models import (
 from .nn import MLP, DeepRFFRegressor, LinearRegressor, MLPDropout, RFFFeatureMap
 from .sampler import OwnSampler
 from .sbc import SBCResult, load_result, rank_quantities, run_sbc, save_result
+from .sequential import SequentialResult, sequential_sbc
 from .settings import Execution, RunLengths
 from .svi import BatchedSVI, MCDropout
 from .verdicts import Verdict, sbc_passed, sbc_verdicts
@@ -82,6 +84,8 @@ __all__ = [
     "rank_quantities",
     "save_result",
     "load_result",
+    "sequential_sbc",
+    "SequentialResult",
     "BatchedNUTS",
     "BatchedHMC",
     "BatchedSVI",

@@ -29,7 +29,14 @@ import numpy as np
 from .checks import check_positive_int
 from .verdicts import SBC_ALPHA
 
-__all__ = ["Plan", "plan", "quantity_count", "simulated_verdict", "simulated_power"]
+__all__ = [
+    "Plan",
+    "plan",
+    "quantity_count",
+    "simulated_power",
+    "simulated_sequential_stop",
+    "simulated_verdict",
+]
 
 SIZES: tuple[int, ...] = (50, 100, 200, 500, 1000, 2000)
 """The replication counts a plan tries, smallest first."""
@@ -55,6 +62,31 @@ def simulated_verdict(
     draws = rng.standard_normal((replications, num_draws, quantities))
     draws[..., :faulty] = shift + scale * draws[..., :faulty]
     return verdict(ranks_of(truth, draws, rng), num_draws, alpha, rng)[2]
+
+
+def simulated_sequential_stop(
+    rng: np.random.Generator,
+    stages: Sequence[int],
+    quantities: int,
+    num_draws: int,
+    *,
+    scale: float = 1.0,
+    shift: float = 0.0,
+    alpha: float = SBC_ALPHA.value,
+) -> int | None:
+    """The replications at which a sequential SBC (:func:`regmaster.sequential.sequential_sbc`:
+    Holm at alpha / K at each of K looks) first rejects simulated ranks, or ``None``."""
+    from .sbc import ranks_of, verdict
+
+    level, ranks = alpha / len(stages), np.empty((0, quantities), dtype=int)
+    for size in stages:
+        new = size - len(ranks)
+        truth = rng.standard_normal((new, quantities))
+        draws = shift + scale * rng.standard_normal((new, num_draws, quantities))
+        ranks = np.concatenate([ranks, ranks_of(truth, draws, rng)])
+        if not verdict(ranks, num_draws, level, rng)[2]:
+            return size
+    return None
 
 
 def simulated_power(

@@ -187,3 +187,26 @@ def test_a_saved_run_ranks_a_new_quantity_as_the_run_in_memory_does(tmp_path):
         sbc.rank_quantities(loaded, {"2mu": doubled}).adjusted,
         sbc.rank_quantities(result, {"2mu": doubled}).adjusted,
     )
+
+
+def test_sequential_sbc_stops_at_the_first_look_that_rejects_and_runs_on_otherwise():
+    from regmaster.sequential import sequential_sbc
+
+    # Inference with the prior N(0, 0.3^2) on data from N(0, 1): rejected at the first look.
+    narrow = partial(_normal_mean, prior_scale=0.3)
+    stopped = sequential_sbc(_spec(), seed=2, stages=(100, 200), inference_model=narrow)
+    assert stopped.stopped_early and [n for n, _ in stopped.looks] == [100]
+    assert stopped.level == 0.005 and not stopped.result.passed
+    # Exact NUTS runs every stage (false alarm <= 0.01 over both looks, Bonferroni); stage 0
+    # is the plain run at the same seed.
+    full = sequential_sbc(_spec(), seed=3, stages=(20, 40))
+    assert not full.stopped_early and full.result.passed and full.result.replications == 40
+    plain = sbc.run_sbc(_spec(), seed=3, replications=20)
+    np.testing.assert_array_equal(full.result.ranks[:20], plain.ranks)
+
+
+def test_sequential_stages_must_increase():
+    from regmaster.sequential import sequential_sbc
+
+    with pytest.raises(ValueError, match=r"stages must increase from at least 2, got \[100, 50\]"):
+        sequential_sbc(_spec(), stages=(100, 50))

@@ -68,3 +68,11 @@ def test_each_uniformity_test_holds_its_size_on_exact_draws(test, seed):
 @pytest.mark.parametrize("replications", claims.GAMMA_SIZES)
 def test_gamma_test_false_alarm_rate_within_twice_nominal(replications, seed):
     claims.gamma_false_alarm_within_twice_nominal(replications, seed)
+
+
+def test_sequential_sbc_false_alarm_rate_is_at_most_alpha_over_its_looks(seed):
+    claims.sequential_false_alarm_at_most_alpha(seed)
+
+
+def test_sequential_sbc_stops_a_clear_failure_at_an_early_look(seed):
+    claims.sequential_stops_early_on_a_clear_failure(seed)

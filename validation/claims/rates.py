@@ -105,6 +105,12 @@ SBC_STATISTICS = {
     "test_gamma_test_false_alarm_rate_within_twice_nominal": (
         "< 1e-4: an exact test's 95% upper bound passing 2x nominal"
     ),
+    "test_sequential_sbc_false_alarm_rate_is_at_most_alpha_over_its_looks": (
+        "0.0081: P(Binomial(400, 0.01) >= 10)"
+    ),
+    "test_sequential_sbc_stops_a_clear_failure_at_an_early_look": (
+        "2e-4 at a power of 0.97 (P(Binomial(100, 0.97) < 90)); measured 199/200"
+    ),
 }
 
 FALSE_ALARM: dict[str, str] = (
