@@ -9,10 +9,7 @@ from regmaster.planning import plan, quantity_count, simulated_power
 
 
 def test_planned_power_falls_in_the_measured_power_tables_intervals():
-    # The table (200 runs each): bnn at 40 replications, 20% too narrow everywhere: 26.0%
-    # [20.1%, 32.7%]; linear at 200, 20% too narrow in one quantity: 64.5% [57.4%, 71.1%].
-    # 400 runs here: standard error <= 0.025, so a correct planner leaves an interval with
-    # probability ~1% each.
+    # The table's 95% intervals; false alarm ~1% each (docs/calibration.md#planner).
     bnn = simulated_power(40, quantity_count(get_spec("bnn")), 99, scale=0.8, runs=400, seed=1)
     linear = simulated_power(
         200, quantity_count(get_spec("linear")), 99, scale=0.8, faulty=1, runs=400, seed=2

@@ -57,11 +57,7 @@ def test_the_r2_gate_reads_the_notebooks_direction():
 
 
 def test_z_scores_of_exact_draws_are_standard_normal_and_a_shift_is_seen():
-    # 4 chains x 1000 independent N(0, 1) draws of 50 components: z of the mean against 0 is
-    # N(0, 1) per component; a reference off by 0.2 sd moves it by 0.2 * sqrt(4000) = 12.6.
-    # False alarms (fixed seed): the mean of 50 z is off by > 0.6 (4.2 sd) with probability
-    # 3e-5, their sd outside [0.6, 1.5] (>= 4 sd of its sampling error) < 1e-4; a shifted z
-    # above -8 needs an N(0, 1) draw above 4.6: < 1e-4 over 50 components.
+    # False alarms < 1e-4 per bound, a 0.2 sd shift moves z by 12.6 (docs/calibration.md#z-scores).
     draws = {"w": np.random.default_rng(3).standard_normal((4, 1000, 50))}
     z, gated = moments.z_scores(draws, {"w_mean": np.zeros(50), "w_sd": np.ones(50)})
     assert set(gated) == {"w"}
