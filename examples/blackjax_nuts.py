@@ -41,11 +41,10 @@ def latent_draws(position, positions, constrain):
     return {site: draws[site][None] for site in position}
 
 
-def blackjax_nuts(key, x, y):
-    """One chain of BlackJAX's NUTS, a dense mass matrix and step size adapted over
-    ``NUM_WARMUP`` steps (Stan's windows), then ``NUM_SAMPLES`` draws."""
-    key_init, key_warmup, key_draws = jax.random.split(key, 3)
-    position, log_density, constrain = target(key_init, x, y)
+def nuts_positions(position, log_density, key_warmup, draw_keys):
+    """BlackJAX's NUTS from ``position``: a dense mass matrix and step size adapted over
+    ``NUM_WARMUP`` steps (Stan's windows), then one transition per key of ``draw_keys``; the
+    positions, shaped (draw, ...)."""
     warmup = blackjax.window_adaptation(blackjax.nuts, log_density, is_mass_matrix_diagonal=False)
     (state, parameters), _ = warmup.run(key_warmup, position, num_steps=NUM_WARMUP)
     step = blackjax.nuts(log_density, **parameters).step
@@ -54,7 +53,16 @@ def blackjax_nuts(key, x, y):
         state, _ = step(key, state)
         return state, state.position
 
-    _, positions = jax.lax.scan(draw, state, jax.random.split(key_draws, NUM_SAMPLES))
+    return jax.lax.scan(draw, state, draw_keys)[1]
+
+
+def blackjax_nuts(key, x, y):
+    """One chain of BlackJAX's NUTS on ``correlated_regression`` given ``(x, y)``:
+    ``NUM_SAMPLES`` draws after ``NUM_WARMUP`` adaptation steps."""
+    key_init, key_warmup, key_draws = jax.random.split(key, 3)
+    position, log_density, constrain = target(key_init, x, y)
+    draw_keys = jax.random.split(key_draws, NUM_SAMPLES)
+    positions = nuts_positions(position, log_density, key_warmup, draw_keys)
     return latent_draws(position, positions, constrain)
 
 

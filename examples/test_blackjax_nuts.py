@@ -3,10 +3,16 @@ classic JAX slip of one key for every step is flagged."""
 
 import dataclasses
 
-import blackjax
 import jax
+import jax.numpy as jnp
 
-from examples.blackjax_nuts import BLACKJAX_NUTS, NUM_SAMPLES, NUM_WARMUP, latent_draws, target
+from examples.blackjax_nuts import (
+    BLACKJAX_NUTS,
+    NUM_SAMPLES,
+    latent_draws,
+    nuts_positions,
+    target,
+)
 from regmaster import OwnSampler, run_sbc, sbc_verdicts
 
 
@@ -22,15 +28,8 @@ def _one_key_for_every_step(key, x, y):
     # set of tree directions.
     key_init, key_warmup, key_draws = jax.random.split(key, 3)
     position, log_density, constrain = target(key_init, x, y)
-    warmup = blackjax.window_adaptation(blackjax.nuts, log_density, is_mass_matrix_diagonal=False)
-    (state, parameters), _ = warmup.run(key_warmup, position, num_steps=NUM_WARMUP)
-    step = blackjax.nuts(log_density, **parameters).step
-
-    def draw(state, _):
-        state, _ = step(key_draws, state)
-        return state, state.position
-
-    _, positions = jax.lax.scan(draw, state, None, length=NUM_SAMPLES)
+    same_key = jnp.broadcast_to(key_draws, (NUM_SAMPLES, *key_draws.shape))
+    positions = nuts_positions(position, log_density, key_warmup, same_key)
     return latent_draws(position, positions, constrain)
 
 

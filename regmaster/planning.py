@@ -42,6 +42,18 @@ SIZES: tuple[int, ...] = (50, 100, 200, 500, 1000, 2000)
 """The replication counts a plan tries, smallest first."""
 
 
+def _simulated_ranks(rng, replications, quantities, num_draws, scale, shift, faulty=None):
+    """Ranks of N(0, 1) truths among draws whose first ``faulty`` quantities (default all) are
+    N(shift, scale^2), the rest N(0, 1)."""
+    from .sbc import ranks_of
+
+    faulty = quantities if faulty is None else faulty
+    truth = rng.standard_normal((replications, quantities))
+    draws = rng.standard_normal((replications, num_draws, quantities))
+    draws[..., :faulty] = shift + scale * draws[..., :faulty]
+    return ranks_of(truth, draws, rng)
+
+
 def simulated_verdict(
     rng: np.random.Generator,
     replications: int,
@@ -55,13 +67,10 @@ def simulated_verdict(
 ) -> bool:
     """Whether the SBC verdict passes when the first ``faulty`` quantities (default all) of
     each replication are drawn from N(shift, scale^2) around N(0, 1) truths."""
-    from .sbc import ranks_of, verdict
+    from .sbc import verdict
 
-    faulty = quantities if faulty is None else faulty
-    truth = rng.standard_normal((replications, quantities))
-    draws = rng.standard_normal((replications, num_draws, quantities))
-    draws[..., :faulty] = shift + scale * draws[..., :faulty]
-    return verdict(ranks_of(truth, draws, rng), num_draws, alpha, rng)[2]
+    ranks = _simulated_ranks(rng, replications, quantities, num_draws, scale, shift, faulty)
+    return verdict(ranks, num_draws, alpha, rng)[2]
 
 
 def simulated_sequential_stop(
@@ -76,14 +85,12 @@ def simulated_sequential_stop(
 ) -> int | None:
     """The replications at which a sequential SBC (:func:`regmaster.sequential.sequential_sbc`:
     Holm at alpha / K at each of K looks) first rejects simulated ranks, or ``None``."""
-    from .sbc import ranks_of, verdict
+    from .sbc import verdict
 
     level, ranks = alpha / len(stages), np.empty((0, quantities), dtype=int)
     for size in stages:
-        new = size - len(ranks)
-        truth = rng.standard_normal((new, quantities))
-        draws = shift + scale * rng.standard_normal((new, num_draws, quantities))
-        ranks = np.concatenate([ranks, ranks_of(truth, draws, rng)])
+        new = _simulated_ranks(rng, size - len(ranks), quantities, num_draws, scale, shift)
+        ranks = np.concatenate([ranks, new])
         if not verdict(ranks, num_draws, level, rng)[2]:
             return size
     return None

@@ -174,6 +174,16 @@ def sbc_rank_figure(result, max_quantities: int = 12):
     return fig
 
 
+def _jittered(result):
+    """u = (r + U) / (L + 1) of every rank (:func:`regmaster.stats.jitter`), with a fixed
+    generator: the same picture each time."""
+    import numpy as np
+
+    from .stats import jitter
+
+    return jitter(result.ranks, result.num_draws, np.random.default_rng(0))
+
+
 def sbc_ecdf_figure(result, max_quantities: int = 12):
     """ECDF of the jittered ranks minus the uniform CDF, with the simultaneous 99% band
     (Saeilynoja et al. 2022, as ArviZ computes it).
@@ -197,8 +207,7 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
     shown, fig, axes, note = _sbc_grid(result, max_quantities)
     n, draws = result.replications, result.num_draws
     points, lower, upper = ecdf_band(n)
-    rng = np.random.default_rng(0)
-    u = (result.ranks + rng.uniform(size=result.ranks.shape)) / (draws + 1)
+    u = _jittered(result)
     for ax, j in zip(axes, shown, strict=False):
         ecdf = np.searchsorted(np.sort(u[:, j]), points, side="right") / n
         ax.fill_between(
@@ -223,14 +232,6 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
         note,
     )
     return fig
-
-
-def _jittered(result):
-    """u = (r + U) / (L + 1) of every rank, with a fixed generator (the same picture each time)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    return (result.ranks + rng.uniform(size=result.ranks.shape)) / (result.num_draws + 1)
 
 
 def sbc_coverage_figure(result, max_quantities: int = 12):

@@ -290,8 +290,15 @@ def quantity_values(
     values.append(
         jnp.atleast_1d(log_likelihood(model, params, x, y, observed=observed, **model_kwargs))
     )
-    values.extend(jnp.reshape(fn(params, x, y), (1,)) for fn in (derived or {}).values())
+    if derived:
+        values.append(derived_values(derived, params, x, y))
     return jnp.concatenate(values)
+
+
+def derived_values(quantities, params, x, y) -> jax.Array:
+    """Each ``fn(params, x, y)`` of ``quantities`` at one parameter point, as a vector: how a
+    run and :func:`rank_quantities` both evaluate them (the same numbers, the same ranks)."""
+    return jnp.stack([jnp.reshape(fn(params, x, y), ()) for fn in quantities.values()])
 
 
 def ranks_of(truth: np.ndarray, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -573,7 +580,7 @@ def rank_quantities(result: SBCResult, quantities) -> SBCResult:
     _check_derived(quantities, first, kept.x, jax.tree.map(lambda a: a[0], kept.data))
 
     def values(params, data):
-        return jnp.stack([jnp.reshape(fn(params, kept.x, data), ()) for fn in quantities.values()])
+        return derived_values(quantities, params, kept.x, data)
 
     truth = np.asarray(jax.jit(jax.vmap(values))(kept.truth, kept.data))
     draws = np.asarray(jax.jit(jax.vmap(jax.vmap(values, (0, None))))(kept.draws, kept.data))
