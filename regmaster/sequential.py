@@ -16,7 +16,7 @@ of test quantities shapes sensitivity. Bayesian Analysis (the history of the ver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -76,6 +76,7 @@ def sequential_sbc(
     inference=None,
     inference_model=None,
     execution: Execution | None = None,
+    on_look: Callable[[int, float], None] | None = None,
 ) -> SequentialResult:
     """SBC in stages, stopping at the first look that rejects.
 
@@ -91,6 +92,8 @@ def sequential_sbc(
         The family-wise false-alarm rate over all looks; each look is judged at alpha / K.
     inference, inference_model, execution
         As for :func:`regmaster.run_sbc`.
+    on_look : callable, optional
+        Called after each look with its replication count and smallest Holm-adjusted p.
 
     Returns
     -------
@@ -123,6 +126,8 @@ def sequential_sbc(
         done = size
         combined = _combined(parts, level)
         looks.append((size, float(combined.adjusted.min())))
+        if on_look is not None:
+            on_look(*looks[-1])
         if not combined.passed:
             return SequentialResult(combined, looks, level, k < len(stages) - 1)
     return SequentialResult(combined, looks, level, False)

@@ -210,3 +210,14 @@ def test_sequential_stages_must_increase():
 
     with pytest.raises(ValueError, match=r"stages must increase from at least 2, got \[100, 50\]"):
         sequential_sbc(_spec(), stages=(100, 50))
+
+
+def test_the_command_runs_sbc_in_stages_and_prints_each_look(capsys):
+    from regmaster.cli import main
+
+    assert main(["sbc", "--model", "linear", "--sequential", "20,40", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "look at 20 replications" in out and "look at 40 replications" in out
+    assert "2 of 2 looks, each at alpha 0.005, family-wise alpha 0.01" in out
+    assert main(["sbc", "--model", "linear", "--sequential", "20,40", "--replications", "9"]) == 2
+    assert "drop --replications" in capsys.readouterr().err

@@ -102,6 +102,15 @@ def _add_output_options(sbc) -> None:
     sbc.add_argument(
         "--plan-power", type=float, default=0.8, metavar="P", help="the target power (0.8)"
     )
+    sbc.add_argument(
+        "--sequential",
+        metavar="N1,N2,...",
+        type=_stages,
+        help="replications in stages (e.g. 100,200,500,1000), each an independent run; after "
+        "each the verdict over every rank so far at alpha / (number of looks), stopping at the "
+        "first that rejects: the family-wise false-alarm rate stays alpha (docs/calibration.md"
+        "#sequential); no checkpoint",
+    )
     sbc.add_argument("--cache-dir", metavar="DIR", help="persistent XLA compilation cache")
     sbc.add_argument("--no-cache", action="store_true", help="compile from scratch")
     sbc.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -172,6 +181,9 @@ def run(args) -> int:
         raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
     if args.plan is not None:
         return _plan(args)
+    if args.sequential and (args.replications is not None or args.resume):
+        given = "--replications" if args.replications is not None else "--resume"
+        raise ValueError(f"--sequential sets the replications in stages; drop {given}")
     check_output("--json", args.json)
     check_output("--out", args.out, directory=True)
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
@@ -180,6 +192,8 @@ def run(args) -> int:
     configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
     spec = _with_inference(_sbc_spec(args), args.inference)
     inference_model = _inference_model(args.inference_model)
+    if args.sequential:
+        return _run_sequential(args, spec, inference_model, devices, reporter)
     replications = args.replications or spec.sbc.replications_ci
     checkpoint = _checkpoint_path(args, spec, replications, devices)
     args.kept_checkpoint = checkpoint
@@ -190,6 +204,19 @@ def run(args) -> int:
 
     with locked(checkpoint, say=lambda m: say(m, False)):
         return _run_sbc(args, spec, inference_model, replications, devices, checkpoint)
+
+
+def _stages(text: str) -> list[int]:
+    """``100,200,500`` as increasing replication counts (an argparse ``type``)."""
+    try:
+        stages = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be increasing replication counts such as 100,200,500, got {text!r}"
+        ) from None
+    if stages[0] < 2 or any(b <= a for a, b in zip(stages[:-1], stages[1:], strict=True)):
+        raise argparse.ArgumentTypeError(f"must increase from at least 2, got {text!r}")
+    return stages
 
 
 def _fault(text: str) -> dict[str, float]:
@@ -360,6 +387,45 @@ def _run_sbc(args, spec, inference_model, replications, devices, checkpoint) -> 
     return _finish(args, spec, result, checkpoint, reporter)
 
 
+def _run_sequential(args, spec, inference_model, devices, reporter) -> int:
+    """``--sequential``: the stages, a line per look, then the combined result as any run's."""
+    from ..sequential import sequential_sbc
+    from ..settings import Execution
+
+    stages = args.sequential
+    level = args.alpha / len(stages)
+    say(
+        f"sequential SBC of {args.model}: looks at {', '.join(map(str, stages))} replications, "
+        f"each judged at alpha {args.alpha} / {len(stages)} = {level:.3g}",
+        args.quiet,
+    )
+
+    def look(replications: int, pvalue: float) -> None:
+        verdict = "rejects: stop" if pvalue <= level else "holds"
+        print(f"look at {replications} replications: smallest Holm p {pvalue:.3g}, {verdict}")
+
+    outcome = sequential_sbc(
+        spec,
+        seed=args.seed,
+        stages=stages,
+        alpha=args.alpha,
+        inference_model=inference_model,
+        execution=Execution(devices=devices),
+        on_look=look,
+    )
+    status = _finish(args, spec, outcome.result, None, reporter)
+    print(
+        f"sequential: {len(outcome.looks)} of {len(stages)} looks, each at alpha {level:.3g}, "
+        f"family-wise alpha {args.alpha}"
+        + (
+            f"; stopped early at {outcome.looks[-1][0]} replications"
+            if outcome.stopped_early
+            else ""
+        )
+    )
+    return status
+
+
 def _start(args, spec, replications, devices, checkpoint, across_processes, reporter) -> None:
     """Check or clear the checkpoint, wait for every process, warn of a small run, announce it."""
     from ..engine import clear_checkpoint, has_checkpoint
@@ -427,7 +493,8 @@ def _finish(args, spec, result, checkpoint, reporter) -> int:
 
         for path in save_sbc_figures(result, args.out):
             say(f"wrote {path}", args.quiet)
-    clear_checkpoint(checkpoint)
+    if checkpoint is not None:
+        clear_checkpoint(checkpoint)
     return 0 if passed else 1
 
 
