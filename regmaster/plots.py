@@ -123,7 +123,7 @@ def _finish(fig, axes, title: str, note: str | None) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     if note:
-        fig.text(0.5, 0.045, note, ha="center", fontsize=8, style="italic")
+        fig.text(0.5, 0.4 / fig.get_figheight(), note, ha="center", fontsize=8, style="italic")
     height = fig.get_figheight()
     fig.tight_layout(rect=(0, 0.9 / height, 1, 1 - 0.35 / height))
 
@@ -185,8 +185,9 @@ def _jittered(result):
 
 
 def sbc_ecdf_figure(result, max_quantities: int = 12):
-    """ECDF of the jittered ranks minus the uniform CDF, with the simultaneous 99% band
-    (Saeilynoja et al. 2022, as ArviZ computes it).
+    """ECDF of the ranks minus the uniform CDF at z_j = j / (L + 1), with the gamma test's band
+    (:func:`regmaster.stats.gamma_band` at the run's alpha; Säilynoja et al. 2022): the curve
+    leaves the band exactly where the gamma test rejects.
 
     Parameters
     ----------
@@ -202,33 +203,42 @@ def sbc_ecdf_figure(result, max_quantities: int = 12):
     """
     import numpy as np
 
-    from .stats import ecdf_band
+    from .stats import gamma_band
 
     shown, fig, axes, note = _sbc_grid(result, max_quantities)
     n, draws = result.replications, result.num_draws
-    points, lower, upper = ecdf_band(n)
-    u = _jittered(result)
-    for ax, j in zip(axes, shown, strict=False):
-        ecdf = np.searchsorted(np.sort(u[:, j]), points, side="right") / n
+    points, lower, upper = gamma_band(n, draws, result.alpha)
+    below = np.stack(
+        [np.cumsum(np.bincount(result.ranks[:, j], minlength=draws + 1))[:-1] for j in shown]
+    )  # K_j = #{rank < j}: the ECDF at z_j = j / (L + 1)
+    for ax, j, counts in zip(axes, shown, below, strict=False):
         ax.fill_between(
             points,
             lower - points,
             upper - points,
+            step="mid",
             color="0.85",
-            label="simultaneous 99% band of uniform ranks",
+            label=f"gamma test's band at {result.alpha:g} (simultaneous)",
         )
-        ax.plot(points, ecdf - points, color="C0", label="ECDF of the ranks - uniform CDF")
+        ax.step(
+            points,
+            counts / n - points,
+            where="mid",
+            color="C0",
+            label="ECDF of the ranks - uniform CDF",
+        )
         ax.axhline(0, color="0.4", lw=1)
         ax.set_title(
             f"{result.quantities[j]}: Holm-adjusted p = {result.adjusted[j]:.3g}", fontsize=9
         )
-        ax.set_xlabel("rank as a fraction of the draws, jittered to break ties", fontsize=8)
+        ax.set_xlabel(f"rank / ({draws} + 1)", fontsize=8)
         ax.set_ylabel("ECDF - uniform CDF", fontsize=8)
     _finish(
         fig,
         axes,
-        f"SBC ECDF difference: {result.model}, {n} replications; the fractional rank is "
-        f"(r + U) / ({draws} + 1), r the rank among {draws} draws, U ~ Uniform(0, 1)",
+        f"SBC ECDF difference: {result.model}, {n} replications, ranks among {draws} draws; "
+        f"outside the band at any point is the gamma test rejecting at {result.alpha:g} "
+        "(Säilynoja et al. 2022)",
         note,
     )
     return fig

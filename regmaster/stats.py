@@ -189,10 +189,9 @@ def gamma_statistic(ranks: np.ndarray, num_draws: int) -> np.ndarray:
         gamma of each column, in (0, 1].
     """
     ranks = np.atleast_2d(np.asarray(ranks).T).T.astype(int)
-    n = ranks.shape[0]
-    z = np.arange(1, num_draws + 1) / (num_draws + 1)
+    _, tails = _tail_table(ranks.shape[0], num_draws)  # the values the p-value's band compares
     counts = np.stack([np.cumsum(np.bincount(c, minlength=num_draws + 1))[:-1] for c in ranks.T])
-    return _pointwise_tail(counts, n, z).min(axis=1)
+    return tails[np.arange(num_draws), counts].min(axis=1)
 
 
 def _probability_inside(lower, upper, replications: int, z: np.ndarray) -> float:
@@ -271,14 +270,49 @@ def gamma_null_cdf(gamma: float, replications: int, num_draws: int) -> float:
     float
         The probability, in [0, 1].
     """
-    n = replications
-    z, tails = _tail_table(n, num_draws)
-    inside = tails > gamma  # an interval of counts at each z_j (the tail is unimodal)
-    if not inside.any(axis=1).all():
+    band = _counts_inside(gamma, replications, num_draws)
+    if band is None:
         return 1.0  # no count beats gamma somewhere: every ECDF does as badly
-    lower = inside.argmax(axis=1)
-    upper = n - inside[:, ::-1].argmax(axis=1)
-    return float(np.clip(1.0 - _probability_inside(lower, upper, n, z), 0.0, 1.0))
+    z, lower, upper = band
+    return float(np.clip(1.0 - _probability_inside(lower, upper, replications, z), 0.0, 1.0))
+
+
+def _counts_inside(gamma: float, replications: int, num_draws: int):
+    """At each z_j, the interval [lower_j, upper_j] of counts whose pointwise tail exceeds
+    ``gamma`` (an interval: the tail is unimodal); None where no count does somewhere."""
+    z, tails = _tail_table(replications, num_draws)
+    inside = tails > gamma
+    if not inside.any(axis=1).all():
+        return None
+    return z, inside.argmax(axis=1), replications - inside[:, ::-1].argmax(axis=1)
+
+
+def gamma_band(replications: int, num_draws: int, alpha: float):
+    """The gamma test's simultaneous ECDF band: the ranks' ECDF stays inside it at every grid
+    point exactly when :func:`gamma_pvalue` exceeds ``alpha``.
+
+    At z_j = j / (L + 1) the band holds the counts K_j whose pointwise two-sided binomial tail
+    exceeds the critical gamma (:func:`gamma_critical_value`), as fractions of N (Säilynoja et
+    al. 2022): exact for discrete ranks, the picture and the test one rule.
+
+    Parameters
+    ----------
+    replications : int
+        N.
+    num_draws : int
+        L.
+    alpha : float
+        The test's level; the band's simultaneous coverage is at least 1 - alpha.
+
+    Returns
+    -------
+    z, lower, upper : ndarray, shape (L,)
+        The grid and the band of the ECDF there.
+    """
+    z, lower, upper = _counts_inside(
+        gamma_critical_value(replications, num_draws, alpha), replications, num_draws
+    )
+    return z, lower / replications, upper / replications
 
 
 @functools.lru_cache(maxsize=64)
@@ -309,7 +343,14 @@ def gamma_critical_value(replications: int, num_draws: int, alpha: float) -> flo
             low = middle
         else:
             high = middle
-    return float(np.exp(low))
+    # The cdf steps only at the table's tail values: the answer is the largest one at which it
+    # stays <= alpha, exactly (tails equal in exact arithmetic can differ by 1e-13 in floats).
+    values = np.unique(_tail_table(replications, num_draws)[1])
+    near = values[values <= np.exp(high)][::-1]
+    for value in near[: 1 + np.searchsorted(-near, -np.exp(low), side="right")]:
+        if gamma_null_cdf(float(value), replications, num_draws) <= alpha:
+            return float(value)
+    return float(np.exp(low))  # no tail value below alpha's quantile (a tiny N)
 
 
 def uniformity_pvalues(

@@ -30,3 +30,20 @@ def test_gamma_critical_value_is_the_level_alpha_quantile():
     critical = stats.gamma_critical_value(100, 99, 0.01)
     assert stats.gamma_null_cdf(critical, 100, 99) <= 0.01
     assert stats.gamma_null_cdf(critical * 1.01, 100, 99) > 0.0095
+
+
+def test_the_ecdf_leaves_the_gamma_band_exactly_when_the_gamma_test_rejects():
+    rng = np.random.default_rng(11)
+    n, num_draws, alpha = 100, 19, 0.05
+    z, lower, upper = stats.gamma_band(n, num_draws, alpha)
+    outcomes = set()
+    for scale in (1.0, 0.8, 0.7) * 30:  # calibrated, 20% and 30% too narrow posteriors
+        truth = rng.standard_normal(n)
+        draws = scale * rng.standard_normal((n, num_draws))
+        ranks = np.sum(draws < truth[:, None], axis=1)
+        ecdf = np.cumsum(np.bincount(ranks, minlength=num_draws + 1))[:-1] / n
+        inside = bool(np.all((lower <= ecdf) & (ecdf <= upper)))
+        rejects = bool(stats.gamma_pvalue(ranks, num_draws)[0] <= alpha)
+        assert inside != rejects, (scale, ranks)
+        outcomes.add(rejects)
+    assert outcomes == {True, False}  # both sides of the rule were seen
