@@ -18,7 +18,10 @@ Run simulation-based calibration and the checks
     and an :class:`Execution` (devices, checkpoint, progress); the verdicts:
     :class:`Verdict`, :func:`sbc_verdicts`, :func:`sbc_passed`, and the modules
     :mod:`~regmaster.verdicts` (every threshold) and :mod:`~regmaster.moments` (posterior draws
-    against reference moments).
+    against reference moments) and :mod:`~regmaster.reference_draws` (against reference draws).
+Reference posteriors from outside the project
+    :mod:`~regmaster.posteriordb`: ten posteriordb posteriors with their NumPyro models and
+    reference draws; :mod:`regmaster.reference` fits and judges one.
 The seven models
     :func:`model_linear`, :func:`model_mlp`, :func:`model_mlp_dropout`, :func:`model_bnn`,
     :func:`model_rff_svr`, :func:`model_rff_gp`, :func:`model_rff_gp_noncentred`,
@@ -33,7 +36,7 @@ Read run records
 
 from importlib import metadata as _metadata
 
-from . import moments, report, verdicts
+from . import moments, posteriordb, reference_draws, report, verdicts
 from .data import Dataset, make_sinc
 from .engine import BatchedHMC, BatchedNUTS
 from .experiment import FitOutcome, fit_many, fit_one
@@ -98,6 +101,8 @@ __all__ = [
     "sbc_passed",
     "verdicts",
     "moments",
+    "posteriordb",
+    "reference_draws",
     # the seven models and their Equinox modules
     "model_linear",
     "model_mlp",

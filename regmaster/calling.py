@@ -17,7 +17,9 @@ from collections.abc import Mapping
 
 import jax
 import numpy as np
+import numpyro.distributions as dist
 from numpyro import handlers
+from numpyro.infer.initialization import init_to_uniform
 
 
 def call(model, inputs, data, **kwargs):
@@ -70,13 +72,56 @@ def conditioned(model):
     return conditioned_model
 
 
+def _improper_placeholder(site):
+    """A value for a site whose prior cannot be sampled (``ImproperUniform``: Stan's flat prior):
+    a point of its support, as NumPyro's ``init_to_uniform`` picks one; None leaves others be."""
+    if site["type"] == "sample" and not site["is_observed"]:
+        if isinstance(site["fn"], dist.ImproperUniform):
+            return init_to_uniform(site)
+    return None
+
+
+def seeded_for_tracing(model, seed: int = 0):
+    """``model`` seeded, with a point of the support in place of every draw from a flat
+    (improper) prior: its trace shows every site, its shapes and supports, even where the prior
+    cannot be sampled.
+
+    Parameters
+    ----------
+    model : callable
+        A NumPyro model.
+    seed : int
+        The seed of its proper sites' draws.
+
+    Returns
+    -------
+    callable
+        The model under ``handlers.seed`` and a ``handlers.substitute`` for improper sites.
+    """
+    return handlers.substitute(handlers.seed(model, seed), substitute_fn=_improper_placeholder)
+
+
+def improper_sites(model, inputs, data=None, **kwargs) -> list[str]:
+    """The latent sample sites of ``model`` whose prior is flat (``ImproperUniform``): no draw
+    from the prior exists, so neither SBC nor a prior predictive check can run."""
+    tr = trace(model, inputs, data, **kwargs)
+    return [
+        name
+        for name, site in tr.items()
+        if site["type"] == "sample"
+        and not site["is_observed"]
+        and isinstance(site["fn"], dist.ImproperUniform)
+    ]
+
+
 def trace(model, inputs, data=None, params=None, **kwargs):
     """The model's trace on ``inputs`` and ``data``, with ``params`` substituted if given.
 
     Parameters
     ----------
     model : callable
-        A NumPyro model, seeded with 0.
+        A NumPyro model; seeded with 0, flat priors given a point of their support
+        (:func:`seeded_for_tracing`).
     inputs : array, pytree or None
         Its input.
     data : dict, array or None
@@ -91,7 +136,7 @@ def trace(model, inputs, data=None, params=None, **kwargs):
     collections.OrderedDict
         NumPyro's trace: site name -> site.
     """
-    seeded = handlers.seed(model, 0)
+    seeded = seeded_for_tracing(model)
     if params is not None:
         seeded = handlers.substitute(seeded, params)
     return handlers.trace(conditioned(seeded)).get_trace(inputs, data, **kwargs)

@@ -141,6 +141,27 @@ def mcse_sd(draws) -> np.ndarray:
     return _per_element(_arviz().mcse, draws, method="sd")
 
 
+def mcse_quantile(draws, prob: float) -> np.ndarray:
+    """Monte Carlo standard error of the ``prob`` quantile per element.
+
+    From the ESS of the indicator I(x <= q_prob) and the interval of the binomial count it
+    implies, as ArviZ computes it (Vehtari et al. 2021, section 4.3).
+
+    Parameters
+    ----------
+    draws : array-like, shape (chain, draw, ...)
+        Draws of one quantity.
+    prob : float
+        The quantile's level, in (0, 1).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        One value per element.
+    """
+    return _per_element(_arviz().mcse, draws, method="quantile", prob=prob)
+
+
 def bfmi(energy) -> np.ndarray:
     """Energy Bayesian fraction of missing information (E-BFMI), one value per chain.
 

@@ -10,6 +10,7 @@ FAMILIES: dict[str, str] = {
     "convergence": "R-hat, ESS, divergences, E-BFMI, tree depth through ArviZ",
     "diagnostics": "R-hat, ESS and MCSE on chains with a known answer",
     "exact": "NUTS against a closed-form or quadrature posterior",
+    "reference": "NUTS against posteriordb's reference draws (posteriors nobody here wrote)",
     "map": "AutoDelta against closed-form and independent optima",
     "r2": "the notebook's R^2 thresholds and their robustness over data seeds",
     "coverage": "posterior-predictive interval coverage of fresh observations",

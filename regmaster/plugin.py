@@ -253,18 +253,16 @@ class Checks:
         the number of draws ranked)."""
         self._check(*verdicts.sbc_verdicts(result))
 
-    def _fit(self, spec, x, y, lengths: RunLengths, inference):
+    def _fit(self, spec, x, y, lengths: RunLengths, inference, names=()):
         """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
-        the draws per site shaped (chain, draw, ...), and the inference's own health."""
+        the draws per site shaped (chain, draw, ...), ``names`` computed where the inference
+        does not return them, and the inference's own health."""
+        from .reference import fit_draws
+
         inference = spec.nuts() if inference is None else inference
         self._record(**{INFERENCE: zoo.describe_inference(inference)})
-        one = jax.tree.map(lambda a: jax.numpy.asarray(a)[None], y)  # a batch of one data set
-        fit = inference.fit(
-            spec.model, jax.random.PRNGKey(self.seed), x, one, lengths, None, spec.fixed_kwargs()
-        )
-        draws = {k: np.asarray(v[0]) for k, v in fit.samples.items()}
-        own = getattr(fit, "transition_health", None)
-        return draws, ({k: np.asarray(v[0]) for k, v in own().items()} if own else {})
+        key = jax.random.PRNGKey(self.seed)
+        return fit_draws(spec.model, key, x, y, inference, lengths, names, **spec.fixed_kwargs())
 
     def convergence(self, spec, x, y, *, lengths: RunLengths | None = None, inference=None) -> dict:
         """Several chains on data ``(x, y)`` (``lengths``, default 4 x (500 + 1000)) by
@@ -323,6 +321,42 @@ class Checks:
         (:func:`regmaster.verdicts.reference`)."""
         self._check(*verdicts.reference(result, result["max_abs_z"]))
 
+    def against_reference(
+        self,
+        spec,
+        x,
+        y,
+        reference,
+        *,
+        lengths: RunLengths | None = None,
+        inference=None,
+    ) -> dict:
+        """``inference`` (default: the entry's NUTS, 4 x (500 + 1000)) on data ``(x, y)``
+        against reference draws (:func:`regmaster.reference_draws.compare`): z-scores of the
+        mean, sd, 5% and 95% quantiles of every site the reference names (deterministic sites
+        too), with both MCSEs, and the convergence gate; recorded.
+
+        ``reference``: posteriordb's format (the path of a ``reference_draws.json`` or
+        ``.json.zip``, or its list of chains) or ``{site: array (chain, draw, ...)}``
+        (:func:`regmaster.reference_draws.read_reference`). Models with flat (improper) priors
+        work as any other."""
+        from . import reference_draws
+
+        reference = reference_draws.read_reference(reference)
+        for name in reference:
+            _check_site(spec, x, name)
+        draws, own = self._fit(spec, x, y, lengths or RunLengths(), inference, list(reference))
+        divergences = int(np.sum(own.get("diverging", 0)))
+        figures = reference_draws.compare(draws, reference, divergences)
+        self._record(family="reference", model=spec.name, **figures)
+        return figures
+
+    def assert_matches_reference(self, figures: dict) -> None:
+        """Converged (R-hat, reference ESS, no divergence), then the smallest Holm-adjusted p of
+        every z-score above :data:`~regmaster.verdicts.REFERENCE_ALPHA`
+        (:func:`regmaster.verdicts.against_reference_draws`, the suite's and the command's)."""
+        self._check(*verdicts.against_reference_draws(figures))
+
     def map(self, spec, x, y, reference: dict, *, num_steps: int = 5000) -> dict:
         """AutoDelta (Adam from 0.1, halving every 1000 steps) against a known MAP point in the
         constrained space: the largest absolute difference per site; recorded."""
@@ -353,14 +387,15 @@ class Checks:
 
 
 def _check_site(spec, x, name: str) -> None:
-    """Refuse a site name the model does not sample, before any fitting."""
-    from numpyro import handlers
+    """Refuse a site name the model neither samples nor computes, before any fitting."""
+    from .calling import trace as trace_of
 
-    trace = handlers.trace(handlers.seed(spec.model, 0)).get_trace(x, **spec.fixed_kwargs())
-    sites = [k for k, site in trace.items() if site["type"] == "sample"]
+    trace = trace_of(spec.model, x, None, **spec.fixed_kwargs())
+    sites = [k for k, site in trace.items() if site["type"] in ("sample", "deterministic")]
     if name not in sites:
         raise ValueError(
-            f"{name!r} is no sample site of {spec.name}; its sites: {', '.join(sites)}"
+            f"{name!r} is no sample or deterministic site of {spec.name}; its sites: "
+            f"{', '.join(sites)}"
         )
 
 

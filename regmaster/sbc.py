@@ -25,7 +25,7 @@ from numpyro import handlers
 from numpyro.infer import Predictive
 
 from . import diagnostics, stats, zoo
-from .calling import check_finite, conditioned, describe, trace
+from .calling import check_finite, conditioned, describe, improper_sites, trace
 from .checks import check_positive_int
 from .engine import BatchedNUTS, Draws, host_rng, latent_transforms
 from .settings import Execution
@@ -464,6 +464,12 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
     s, kwargs, x = problem.settings, problem.model_kwargs, problem.x
     check_finite("x", x)
     check_model_call(problem.model, x, s.observed, kwargs)
+    flat = improper_sites(problem.model, x, None, **kwargs)
+    if flat:
+        raise ValueError(
+            f"model {_model_name(problem.model)} has a flat (improper) prior on "
+            f"{', '.join(flat)}: SBC draws its truths from the prior, and this one has none"
+        )
     if problem.inference_model is not problem.model:
         check_model_call(problem.inference_model, x, s.observed, kwargs)
     key_sim, key_fit, key_rank = jr.split(key, 3)

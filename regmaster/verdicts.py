@@ -136,6 +136,15 @@ Z_SD = Threshold(
     "docs/calibration.md#exact-posterior",
 )
 
+REFERENCE_ALPHA = Threshold(
+    0.001,
+    ">",
+    "smallest Holm-adjusted two-sided p of the z-scores (mean, sd, 5% and 95% quantiles of "
+    "every parameter) of a posterior against reference draws",
+    "<= 1% family-wise by Holm if each z is N(0, 1); measured on posteriordb posteriors",
+    "docs/calibration.md#posteriordb",
+)
+
 # ------------------------------------------------------------------ simulation-based calibration
 
 SBC_ALPHA = Threshold(
@@ -377,6 +386,34 @@ def reference(
             worst,
             bounds,
             f"{what + ': ' if what else ''}|z| beyond threshold: {beyond} (thresholds {bounds})",
+        ),
+    ]
+
+
+def against_reference_draws(figures: Mapping[str, Any], what: str = "") -> list[Verdict]:
+    """A posterior against reference draws (:func:`regmaster.reference_draws.compare`).
+
+    The gate first: R-hat below :data:`RHAT`, bulk and tail ESS at least
+    :data:`ESS_REFERENCE` and no divergence (:data:`DIVERGENCES`), since a z-score of a run that
+    has not converged means nothing; then the smallest Holm-adjusted p-value of every z-score of
+    the posterior above :data:`REFERENCE_ALPHA`.
+    """
+    gate = figures["gate"]
+    ess = min(gate["min_ess_bulk"], gate["min_ess_tail"])
+    worst = max(figures["max_abs_z"].values(), default=0.0)
+    prefix = f"{what}: " if what else ""
+    return [
+        judge("reference_rhat", RHAT, gate["max_rhat"], what or "not converged"),
+        judge("reference_ess", ESS_REFERENCE, ess, what or "ESS too low"),
+        judge("reference_divergences", DIVERGENCES, gate["divergences"], what or "divergences"),
+        Verdict(
+            "reference_z",
+            REFERENCE_ALPHA.holds(figures["min_holm_pvalue"]),
+            figures["min_holm_pvalue"],
+            REFERENCE_ALPHA.value,
+            f"{prefix}the draws differ from the reference: largest |z| {worst:.2f} "
+            f"({figures['worst']}), Holm-adjusted p {figures['min_holm_pvalue']:.3g} over "
+            f"{figures['n_z_scores']} z-scores (it must exceed {REFERENCE_ALPHA.value:g})",
         ),
     ]
 

@@ -45,7 +45,7 @@ def test_autodelta_reaches_the_known_map(regmaster):
 
 
 def test_a_site_the_model_does_not_sample_is_refused_before_fitting(regmaster):
-    with pytest.raises(ValueError, match="'nu' is no sample site of normal_mean"):
+    with pytest.raises(ValueError, match="'nu' is no sample or deterministic site of normal_mean"):
         regmaster.posterior(SPEC, X, Y, {"nu": 0.0}, {})
 
 
@@ -71,3 +71,43 @@ def test_a_check_names_the_inference_it_ran(regmaster, request):
     )
     named = [v for k, v in request.node.user_properties if k == "inference_label"]
     assert named == ["SVI with AutoMultivariateNormal (500 Adam steps)"]
+
+
+def _flat_normal_mean(x, y=None):
+    mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
+    numpyro.deterministic("mu_twice", 2.0 * mu)
+    numpyro.sample("obs", dist.Normal(mu + x, 1.0), obs=y)
+
+
+FLAT = ModelSpec(name="flat_normal_mean", title="flat prior", model=_flat_normal_mean)
+
+
+def test_a_model_with_a_flat_prior_is_checked_against_its_exact_posterior(regmaster):
+    # Flat prior: mu | y ~ N(mean(y), 1 / n); ImproperUniform cannot be drawn from the prior.
+    result = regmaster.posterior(FLAT, X, Y, {"mu": float(Y.mean())}, {"mu": 20**-0.5})
+    regmaster.assert_posterior_matches(result)
+
+
+def test_reference_draws_in_posteriordb_format_are_matched_deterministic_sites_too(
+    regmaster, tmp_path
+):
+    import json
+
+    rng = np.random.default_rng(3)
+    mu = float(Y.mean()) + 20**-0.5 * rng.standard_normal((10, 1000))
+    chains = [{"mu": list(c), "mu_twice": list(2 * c)} for c in mu]
+    path = tmp_path / "reference_draws.json"
+    path.write_text(json.dumps(chains))
+    figures = regmaster.against_reference(FLAT, X, Y, path)
+    assert set(figures["max_abs_z"]) == {
+        f"{s}_{t}" for s in ("mu", "mu_twice") for t in ("mean", "sd", "q05", "q95")
+    }
+    regmaster.assert_matches_reference(figures)
+
+
+def test_reference_draws_of_another_posterior_are_flagged(regmaster):
+    rng = np.random.default_rng(4)
+    shifted = float(Y.mean()) + 0.1 * 20**-0.5 + 20**-0.5 * rng.standard_normal((10, 1000))
+    figures = regmaster.against_reference(FLAT, X, Y, {"mu": shifted})
+    with pytest.raises(AssertionError, match="reference_z"):
+        regmaster.assert_matches_reference(figures)

@@ -1,5 +1,6 @@
 """The ``regmaster`` command: ``fit`` reproduces the notebook's experiment, ``sbc`` calibrates,
-``report`` reads run records, ``rank`` ranks more quantities of a finished run."""
+``report`` reads run records, ``rank`` ranks more quantities of a finished run, ``reference``
+holds NUTS against posteriordb's reference posteriors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from . import _fit, _rank, _report, _sbc
+from . import _fit, _rank, _reference, _report, _sbc
 from ._common import Parser
 from ._common import check_output as _check_output  # noqa: F401 (imported from here)
 
@@ -20,7 +21,8 @@ INTERNAL_ERROR = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``regmaster`` parser: ``--version`` and the subcommands fit, sbc, report and rank.
+    """The ``regmaster`` parser: ``--version`` and the subcommands fit, sbc, report, rank and
+    reference.
 
     Returns
     -------
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sbc.add_parser(sub)
     _report.add_parser(sub)
     _rank.add_parser(sub)
+    _reference.add_parser(sub)
     return parser
 
 

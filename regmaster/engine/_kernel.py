@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from numpyro import handlers
 from numpyro.distributions.transforms import biject_to
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, potential_energy
 
+from .. import calling
 from ..calling import conditioned
 
 Draws = dict[str, jax.Array]
@@ -29,7 +29,7 @@ Draws = dict[str, jax.Array]
 def latent_transforms(model, x, y, model_kwargs):
     """Bijections to the support of every latent sample site of ``model`` on inputs ``x`` with
     data ``y`` observed (:mod:`regmaster.calling`)."""
-    trace = handlers.trace(handlers.seed(conditioned(model), 0)).get_trace(x, y, **model_kwargs)
+    trace = calling.trace(model, x, y, **model_kwargs)
     return {
         name: biject_to(site["fn"].support)
         for name, site in trace.items()

@@ -24,7 +24,7 @@ import pytest
 from einops import einsum
 from numpyro.primitives import Messenger
 
-from regmaster import diagnostics, inference, kernels, nn, sbc, stats, zoo
+from regmaster import diagnostics, inference, kernels, nn, posteriordb, sbc, stats, zoo
 from regmaster.checks import check_inputs
 
 Patch = Callable[[pytest.MonkeyPatch], None]
@@ -291,10 +291,25 @@ def _rff_kernel_einsum_index(mp: pytest.MonkeyPatch) -> None:
     replace_everywhere(mp, kernels, "rff_kernel", rff_kernel)
 
 
+def _normal_prior_sd_doubled(msg) -> None:
+    if not msg["is_observed"] and isinstance(msg["fn"], dist.Normal):
+        msg["fn"] = dist.Normal(msg["fn"].loc, 2.0 * msg["fn"].scale)
+
+
+def _posteriordb_prior_sd_doubled(mp: pytest.MonkeyPatch) -> None:
+    for name, posterior in list(posteriordb.POSTERIORS.items()):
+        edited = _EditSites(posterior.model, _normal_prior_sd_doubled)
+        mp.setitem(posteriordb.POSTERIORS, name, dataclasses.replace(posterior, model=edited))
+
+
 NUTS_LINEAR = ("nuts_linear", "sbc_linear")
 BUGS: tuple[Bug, ...] = (
     Bug("prior_sd_doubled", "model", "exact", "w ~ N(0, 2^2) instead of N(0, 1)",
         _edited_model("linear", _prior_sd_doubled), NUTS_LINEAR),
+    Bug("posteriordb_prior_sd_doubled", "model", "reference",
+        "every normal prior's sd doubled in the posteriordb models (kilpisjarvi: beta ~ "
+        "N(0, 0.067^2); eight schools: theta_trans ~ N(0, 2^2))",
+        _posteriordb_prior_sd_doubled, ("reference",)),
     Bug("likelihood_doubled", "model", "sbc", "the observation log-density counted twice",
         _edited_model("linear", _likelihood_doubled), NUTS_LINEAR),
     Bug("half_likelihood_dropped", "model", "sbc", "half of the observations left out of the fit",

@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from regmaster import verdicts, zoo
+from regmaster import posteriordb, verdicts, zoo
 from regmaster.convergence import multi_chain_run
 from regmaster.data import NOTEBOOK_SEED
+from regmaster.reference import check, nuts_draws
 from regmaster.sbc import run_sbc
 from regmaster.seeds import seed_from_name
 from validation import fitcache
@@ -199,6 +200,29 @@ def notebook_fits(label: str, count: int) -> Alarms:
     return alarms
 
 
+# ------------------------------------------------------------ posteriordb reference posteriors
+
+REFERENCE_PROBED = ("kilpisjarvi", "eight_schools_noncentered")
+"""The posteriordb posteriors the calibration runs: the two whose priors the data do not
+swamp (an informative slope prior; the hierarchy's scale), so a prior bug can show."""
+
+
+def reference_probe(label: str, count: int) -> Alarms:
+    """NUTS against the reference draws at CI size, ``count`` runs per posterior in one batch."""
+    alarms = {}
+    for name in REFERENCE_PROBED:
+        posterior = posteriordb.get(name)
+        batch = nuts_draws(posterior, seed_from_name(f"{label}:{name}"), runs=count)
+
+        def judged(run: int, posterior=posterior, batch=batch):
+            return check(posterior, *batch.run(run))[1]
+
+        alarms[f"test_nuts_matches_posteriordb_reference[{name}]"] = np.array(
+            [_alarm(functools.partial(judged, r)) for r in range(count)]
+        )
+    return alarms
+
+
 # --------------------------------------------------------------- the SBC harness's unit checks
 
 
@@ -216,5 +240,6 @@ PROBES: dict[str, Callable[[str, int], Alarms]] = {
     "rff": rff_probe,
     "notebook_fits": notebook_fits,
     "harness": harness,
+    "reference": reference_probe,
 }
 DETERMINISTIC = {"harness"}  # the same answer at every seed: run once, reported as such
