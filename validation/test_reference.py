@@ -55,14 +55,18 @@ def test_centred_eight_schools_is_flagged_against_the_noncentred_reference(
 @pytest.mark.xfail(
     strict=True,
     reason="NumPyro's default target acceptance 0.8 on the non-centred eight schools: divergent "
-    "transitions in 56 of 100 CI-size runs (the z-scores hold in all 100); 0.95, the "
-    "reference's own setting, has none in 100 (docs/findings.md#eight-schools-divergences)",
+    "transitions in 73 of 100 CI-size runs (the z-scores hold in all 100); 0.95, the "
+    "reference's own setting: 3 of 100 (docs/findings.md#eight-schools-divergences)",
 )
-def test_nuts_at_default_settings_on_noncentred_eight_schools_has_no_divergences(backend, seed):
-    """Without divergences in at least 19 of 20 runs, as the registered target 0.95 does."""
+def test_nuts_at_default_settings_on_noncentred_eight_schools_has_no_divergences(
+    backend, seed, record
+):
+    """Without divergences in at least 19 of 20 runs, as the registered target 0.95 is (97 of
+    100 runs without)."""
     posterior = posteriordb.get("eight_schools_noncentered")
     batch = nuts_draws(posterior, seed, runs=20, target_accept_prob=0.8)
     divergent = sum(batch.run(r)[1] > 0 for r in range(batch.count))
+    record(model=posterior.name, divergent_runs=int(divergent), runs=batch.count)
     assert divergent <= 1, f"{divergent} of 20 runs diverge"
 
 
@@ -87,5 +91,5 @@ def test_each_gaussian_approximation_of_the_skewed_garch_posterior_is_flagged(
     )
     figures, judged = check(posterior, draws)
     label = zoo.describe_inference(zoo.INFERENCES[guide])
-    record(**figures, distances=distances(draws, reference), **{INFERENCE: label})
+    record(model="garch11", **figures, distances=distances(draws, reference), **{INFERENCE: label})
     assert "reference_z" in [v.name for v in verdicts.failed(judged)], figures["max_abs_z"]

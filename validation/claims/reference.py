@@ -25,6 +25,7 @@ def measured(name: str, seed: int, size: str = "ci", model=None) -> tuple[dict[s
     draws, divergences = nuts_draws(posterior, seed, lengths, model=model).run(0)
     figures, judged = check(posterior, draws, divergences)
     recorded = {
+        "model": name,
         "statistic": "z = (NUTS - reference) / sqrt(MCSE^2 + MCSE_ref^2) of the mean, sd, 5% and "
         "95% quantile of every parameter; Holm over all",
         **figures,
