@@ -231,3 +231,21 @@ def test_posterior_names_are_checked():
     with pytest.raises(ValueError, match="unknown posterior 'nope'"):
         posteriordb.get("nope")
     assert dataclasses.is_dataclass(posteriordb.get("blr"))
+
+
+def test_the_command_prints_the_z_table_and_refuses_an_unknown_posterior(capsys):
+    from regmaster.cli import main
+
+    assert main(["reference", "mesquite_logvolume"]) == 0
+    out = capsys.readouterr().out
+    assert "z mean" in out and "beta[1]" in out and "PASS: smallest Holm-adjusted p" in out
+    assert main(["reference", "--list"]) == 0
+    assert "eight_schools_centered: posteriordb" in capsys.readouterr().out
+    assert main(["reference", "nope"]) == 2
+    assert "unknown posterior 'nope'" in capsys.readouterr().err
+
+
+def test_the_command_flags_the_centred_eight_schools():
+    from regmaster.cli import main
+
+    assert main(["reference", "eight_schools_centered"]) == 1
