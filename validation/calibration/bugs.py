@@ -296,10 +296,18 @@ def _normal_prior_sd_doubled(msg) -> None:
         msg["fn"] = dist.Normal(msg["fn"].loc, 2.0 * msg["fn"].scale)
 
 
-def _posteriordb_prior_sd_doubled(mp: pytest.MonkeyPatch) -> None:
-    for name, posterior in list(posteriordb.POSTERIORS.items()):
-        edited = _EditSites(posterior.model, _normal_prior_sd_doubled)
-        mp.setitem(posteriordb.POSTERIORS, name, dataclasses.replace(posterior, model=edited))
+def _normal_prior_variance_as_sd(msg) -> None:
+    if not msg["is_observed"] and isinstance(msg["fn"], dist.Normal):
+        msg["fn"] = dist.Normal(msg["fn"].loc, msg["fn"].scale ** 2)
+
+
+def _edited_posteriors(edit) -> Patch:
+    def patch(mp: pytest.MonkeyPatch) -> None:
+        for name, posterior in list(posteriordb.POSTERIORS.items()):
+            edited = _EditSites(posterior.model, edit)
+            mp.setitem(posteriordb.POSTERIORS, name, dataclasses.replace(posterior, model=edited))
+
+    return patch
 
 
 NUTS_LINEAR = ("nuts_linear", "sbc_linear")
@@ -309,7 +317,11 @@ BUGS: tuple[Bug, ...] = (
     Bug("posteriordb_prior_sd_doubled", "model", "reference",
         "every normal prior's sd doubled in the posteriordb models (kilpisjarvi: beta ~ "
         "N(0, 0.067^2); eight schools: theta_trans ~ N(0, 2^2))",
-        _posteriordb_prior_sd_doubled, ("reference",)),
+        _edited_posteriors(_normal_prior_sd_doubled), ("reference",)),
+    Bug("posteriordb_prior_variance_as_sd", "model", "reference",
+        "Stan's normal(mu, sigma) translated with the variance for the sd in every normal prior "
+        "(kilpisjarvi: beta's prior sd 0.033^2; eight schools: mu ~ N(0, 25))",
+        _edited_posteriors(_normal_prior_variance_as_sd), ("reference",)),
     Bug("likelihood_doubled", "model", "sbc", "the observation log-density counted twice",
         _edited_model("linear", _likelihood_doubled), NUTS_LINEAR),
     Bug("half_likelihood_dropped", "model", "sbc", "half of the observations left out of the fit",
