@@ -13,10 +13,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpyro.infer import MCMC, NUTS
 
 from . import calling, reference_draws, verdicts
-from .calling import conditioned
+from .inference import run_nuts
 from .posteriordb import Posterior
 from .settings import RunLengths
 
@@ -91,18 +90,16 @@ def nuts_draws(
         The draws of every site (deterministic sites included) and the divergences.
     """
     inputs, data = posterior.inputs_and_data()
-    mcmc = MCMC(
-        NUTS(
-            conditioned(model or posterior.model),
-            target_accept_prob=target_accept_prob or posterior.target_accept_prob,
-        ),
+    mcmc = run_nuts(
+        model or posterior.model,
+        jax.random.PRNGKey(seed),
+        inputs,
+        data,
         num_warmup=lengths.num_warmup,
         num_samples=lengths.num_samples,
         num_chains=lengths.num_chains * runs,
-        chain_method="vectorized",
-        progress_bar=False,
+        target_accept_prob=target_accept_prob or posterior.target_accept_prob,
     )
-    mcmc.run(jax.random.PRNGKey(seed), inputs, data, extra_fields=("diverging",))
     draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     diverging = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"])
     return Runs(draws, diverging.sum(axis=1), lengths.num_chains)
