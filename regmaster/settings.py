@@ -44,6 +44,10 @@ class RunLengths:
         return self.num_warmup + self.num_samples
 
 
+DRIVERS = ("interleaved", "lockstep")
+"""How NUTS lanes share a vmapped program (:attr:`Execution.driver`)."""
+
+
 @dataclass(frozen=True)
 class Execution:
     """Where and how a batched fit executes; none of it changes a draw for a given layout.
@@ -53,8 +57,14 @@ class Execution:
     devices : sequence of jax devices, optional
         Split the lanes over these (several GPUs; the devices of several processes under
         ``jax.distributed``). Default: the default device.
+    driver : {"interleaved", "lockstep"}, optional
+        How NUTS lanes share a vmapped program: ``"interleaved"``, every lane one leapfrog step
+        per tick, none waiting for another's trajectory; ``"lockstep"``, one transition per step,
+        each waiting for its group's longest trajectory. Default: the faster as measured for the
+        platform (:func:`regmaster.engine.default_driver`). HMC always runs in lockstep.
     lanes_per_step : int, optional
-        Lanes vmapped together (default: 40 on a CPU, all on an accelerator).
+        Lanes vmapped together: per step in lockstep, slots per device interleaved (default:
+        :func:`regmaster.engine.default_lanes_per_step`).
     segment_steps : int, optional
         Iterations per segment: progress, Ctrl-C and checkpoints between segments (default: the
         run in about 40 segments).
@@ -72,3 +82,8 @@ class Execution:
     regroup: bool = True
     checkpoint: str | os.PathLike | None = None
     on_progress: Callable[[Any], None] | None = None
+    driver: str | None = None
+
+    def __post_init__(self):
+        if self.driver is not None and self.driver not in DRIVERS:
+            raise ValueError(f"driver must be one of {DRIVERS} or None, got {self.driver!r}")

@@ -28,6 +28,7 @@ from ._kernel import chain_runner as chain_runner
 from ._kernel import host_rng as host_rng
 from ._kernel import latent_transforms as latent_transforms
 from ._lanes import LANES_PER_STEP as LANES_PER_STEP
+from ._lanes import default_driver as default_driver
 from ._lanes import default_lanes_per_step as default_lanes_per_step
 from ._lanes import group_by_cost as group_by_cost
 from ._lanes import over_lanes as over_lanes

@@ -15,13 +15,16 @@ import numpy as np
 from ..calling import check_finite, leading_size
 from ..checks import check_positive_int
 from ..settings import Execution, RunLengths
+from . import _interleaved
 from ._checkpoint import _Checkpoint
+from ._interleaved import nuts_walker
 from ._kernel import ChainRunner, Draws, Transitions, _uniform_points, chain_runner, host_rng
 from ._lanes import (
     _current_platform,
     _in_lane_order,
     _pad_lanes,
     _take,
+    default_driver,
     default_lanes_per_step,
     group_by_cost,
     over_lanes,
@@ -41,6 +44,9 @@ class BatchedFit(NamedTuple):
     max_tree_depth: int | None  # None: fixed-length HMC trajectories, nothing to saturate
     earlier_seconds: float = 0.0
     """Seconds spent in earlier sittings on the segments resumed from a checkpoint."""
+    leapfrog_steps: tuple[int, int] | None = None
+    """Interleaved driver: leapfrog steps computed (slots x ticks, idle slots included) and
+    needed (every transition's trajectory, warmup included), this sitting's segments."""
 
     def transition_health(self) -> dict[str, np.ndarray]:
         """Per-transition health, leading axis the replications: divergent, at the tree-depth
@@ -269,6 +275,16 @@ def fit_batched(
         (lanes.z0, lanes.y_rows, lanes.keys),
         (sizes.total, sizes.segment_steps, lanes.per_step),
     )
+    if nuts.name == "NUTS" and driver(run, _current_platform(lanes.devices)) == "interleaved":
+        walker = nuts_walker(
+            model, x, runner, nuts.target_accept_prob, nuts.max_tree_depth, model_kwargs or {}
+        )
+        transitions, earlier, leapfrog = _run_interleaved(
+            runner, walker, (initial_z, y_batch, keys), sizes, run, lanes.devices
+        )
+        return _assembled(
+            runner, [transitions], initial_z, sizes, nuts.max_tree_depth, earlier, leapfrog
+        )
     kept, earlier = _run_segments(
         runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
     )
@@ -450,6 +466,7 @@ def _assembled(
     sizes: _Sizes,
     max_tree_depth: int,
     earlier: float,
+    leapfrog: tuple[int, int] | None = None,
 ) -> BatchedFit:
     """The segments' transitions joined, constrained and shaped (replication, chain, draw, ...)."""
     draws = jax.tree.map(lambda *parts: np.concatenate(parts, axis=1), *kept)
@@ -472,4 +489,71 @@ def _assembled(
         },
         max_tree_depth,
         earlier,
+        leapfrog,
     )
+
+
+def driver(execution: Execution, platform: str) -> str:
+    """The NUTS driver of ``execution``: its own, else :func:`default_driver` for ``platform``."""
+    return execution.driver or default_driver(platform)
+
+
+def _run_interleaved(runner, walker, lanes, sizes: _Sizes, run: Execution, devices: list):
+    """Every lane's NUTS run by the interleaved driver (:mod:`._interleaved`), segment by
+    segment with checkpoints and progress; its post-warmup transitions (lane, draw, ...), the
+    seconds of earlier sittings and the leapfrog steps computed and needed."""
+    initial_z, y_batch, keys = lanes
+    y_rows = jax.tree.map(lambda a: jnp.repeat(a, sizes.num_chains, axis=0), y_batch)
+    num_devices = max(len(devices), 1)
+    per_device = -(-sizes.batch // num_devices)
+    slots = sizes.lanes_per_step or default_lanes_per_step(_current_platform(devices), per_device)
+    layout = _interleaved.laid_out(
+        initial_z, y_rows, keys, sizes.batch, slots, sizes.segment_steps, num_devices
+    )
+    saved = _Checkpoint(
+        run.checkpoint,
+        (initial_z, y_rows, keys),
+        ("interleaved", sizes.total, sizes.segment_steps, layout.slots, num_devices),
+    )
+    state, kept, earlier = saved.load()
+    _check_same_progress(len(kept), devices, run.checkpoint)
+    out = _interleaved.empty_transitions(
+        runner.template,
+        sizes.batch,
+        sizes.num_samples,
+        jnp.result_type(int),
+        jnp.result_type(float),
+    )
+    for records in kept:
+        _interleaved.scatter(out, records)
+    start = time.perf_counter()
+    init, advance = _interleaved.programs(runner, walker, layout, devices)
+    jobs, state = _place((layout.jobs, state), devices)
+    goal = sizes.total * sizes.batch
+    if state is None:
+        state = jax.block_until_ready(init(jobs))
+        if run.on_progress is not None:
+            run.on_progress(Progress(0, sizes.total, time.perf_counter() - start))
+    counters = _to_host((state.ticks, state.needed, state.finished), devices)
+    first = [int(np.sum(c)) for c in counters]
+    resumed_from = first[2] // sizes.batch
+    paced = None
+    while int(np.sum(counters[2])) < goal:
+        state, records = advance(jobs, state)
+        host_state, host_records = _to_host((state, records), devices)
+        kept.append(_interleaved.compact(host_records))
+        _interleaved.scatter(out, kept[-1])
+        saved.save(host_state, len(kept) - 1, kept[-1], earlier + time.perf_counter() - start)
+        counters = (host_state.ticks, host_state.needed, host_state.finished)
+        done = int(np.sum(counters[2])) // sizes.batch
+        if paced is None:
+            paced = (done, time.perf_counter())
+        if run.on_progress is not None:
+            now = time.perf_counter()
+            run.on_progress(
+                Progress(done, sizes.total, now - start, resumed_from, paced[0], now - paced[1])
+            )
+    ticks, needed, _ = (int(np.sum(c)) - f for c, f in zip(counters, first, strict=True))
+    computed = ticks * layout.slots  # summed over devices: each runs ``slots`` slots
+    out = out._replace(z=_interleaved.unflattened(out.z, runner.template))
+    return out, earlier, (computed, needed)
