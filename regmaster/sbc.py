@@ -70,6 +70,8 @@ class SBCResult(NamedTuple):
     rank_rng: np.random.Generator | None = None  # the rank tests' generator, as ranking left it
     inference: str | None = None  # the inference calibrated, as a run record names it
     kept: KeptDraws | None = None  # truths, thinned site draws and data: rank_quantities
+    # Interleaved NUTS: leapfrog steps computed (slots x ticks) and needed (every trajectory)
+    leapfrog_steps: tuple[int, int] | None = None
 
     @property
     def replications(self) -> int:
@@ -111,6 +113,7 @@ class SBCResult(NamedTuple):
                     thinned=self.thinned[group],
                     per_replication=stats_g,
                     rank_rng=None,
+                    leapfrog_steps=None,  # the batch's, not a group's
                     kept=kept,
                 )
             )
@@ -143,6 +146,18 @@ class SBCResult(NamedTuple):
             "earlier_seconds": self.earlier_seconds,
             "replications_per_second": self.replications_per_second,
             **self.fit_diagnostics,
+            **self._lane_figures(),
+        }
+
+    def _lane_figures(self) -> dict[str, Any]:
+        """Leapfrog steps computed per step needed (1: no slot ever waited), when known."""
+        if self.leapfrog_steps is None:
+            return {}
+        computed, needed = self.leapfrog_steps
+        return {
+            "leapfrog_steps_computed": computed,
+            "leapfrog_steps_needed": needed,
+            "leapfrog_steps_computed_per_needed": computed / needed if needed else None,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -546,6 +561,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
             jax.tree.map(np.asarray, y),
             x,
         ),
+        getattr(fit, "leapfrog_steps", None),
     )
 
 
