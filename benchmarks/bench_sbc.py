@@ -44,7 +44,7 @@ from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from regmaster import engine as nuts_engine  # noqa: E402
 from regmaster import sbc, zoo  # noqa: E402
-from regmaster.settings import Execution, RunLengths  # noqa: E402
+from regmaster.settings import DRIVERS, Execution, RunLengths  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -57,7 +57,13 @@ def main() -> None:
     parser.add_argument("--loop-replications", type=int, default=None)
     parser.add_argument("--backend", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--targets-only", action="store_true")
+    parser.add_argument(
+        "--drivers", default=",".join(DRIVERS), help="the engine's drivers to time, in order"
+    )
     args = parser.parse_args()
+    drivers = tuple(args.drivers.split(","))
+    if not drivers or set(drivers) - set(DRIVERS):
+        parser.error(f"--drivers must name some of {DRIVERS}, got {args.drivers!r}")
     spec = zoo.REGISTRY.get(args.model)
     if spec is None or spec.sbc is None or spec.inference != "nuts":
         parser.error(f"--model must be one of {zoo.names(calibratable=True)}, got {args.model!r}")
@@ -72,14 +78,16 @@ def main() -> None:
     with jax.default_device(devices[0]):
         n = args.replications
         k, j = min(args.mcmc_replications or n, n), min(args.loop_replications or n, n)
-        compare(spec, n, k, j, devices, args.targets_only)
+        compare(spec, n, k, j, devices, args.targets_only, drivers)
 
 
 def progress(label: str, seconds: float) -> None:
     print(f"  measured {label}: {seconds:.2f} s", flush=True)
 
 
-def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = False) -> None:
+def compare(
+    spec, n: int, k: int, j: int, devices: list, targets_only: bool = False, drivers=DRIVERS
+) -> None:
     """Time the three contenders on ``n`` replications of ``spec``'s SBC (the MCMC loop on ``k``,
     the kernel loop on ``j``, each scaled to ``n``)."""
     settings, kwargs = spec.sbc, spec.fixed_kwargs()
@@ -92,7 +100,14 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     split = len(devices) > 1 and not targets_only
 
     def engine_fit(
-        key, y_batch, num_warmup=warmup, num_samples=samples, on=None, segment=None, regroup=True
+        key,
+        y_batch,
+        num_warmup=warmup,
+        num_samples=samples,
+        on=None,
+        segment=None,
+        regroup=True,
+        driver=None,
     ):
         return nuts_engine.fit_batched(
             spec.model,
@@ -101,7 +116,7 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
             y_batch,
             RunLengths(num_warmup=num_warmup, num_samples=num_samples, num_chains=chains),
             spec.nuts(),
-            Execution(devices=on, segment_steps=segment, regroup=regroup),
+            Execution(devices=on, segment_steps=segment, regroup=regroup, driver=driver),
             kwargs,
         )
 
@@ -109,10 +124,18 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     # lowering rules), whichever contender comes first.
     engine_fit(jr.PRNGKey(9), y[:2], num_warmup=2, num_samples=2)
 
-    start = time.perf_counter()
-    fit = engine_fit(jr.PRNGKey(1), y)
-    engine = time.perf_counter() - start
-    progress("engine", engine)
+    # The engine's drivers, each with its compilation (interleaved: every lane one leapfrog
+    # step per tick; lockstep: a transition per step, waiting for the group's longest).
+    by_driver = {}
+    for driver in drivers:
+        start = time.perf_counter()
+        fit = engine_fit(jr.PRNGKey(1), y, driver=driver)
+        by_driver[driver] = time.perf_counter() - start
+        progress(f"engine ({driver})", by_driver[driver])
+        if fit.leapfrog_steps is not None:
+            computed, needed = fit.leapfrog_steps
+            print(f"  leapfrog steps computed per needed ({driver}): {computed / needed:.3f}")
+    engine = by_driver[drivers[0]]
     # The same run in one segment: what segments (progress, Ctrl-C, checkpoints) cost.
     one_segment = None
     if not targets_only:
@@ -202,7 +225,7 @@ def compare(spec, n: int, k: int, j: int, devices: list, targets_only: bool = Fa
     scaled = "" if k == n else f" (measured on {k}, scaled to {n})"
     loop_scaled = "" if j == n else f" (measured on {j}, scaled to {n})"
     print(f"{spec.name}, {n} replications x {chains} chains, {warmup}+{samples} iterations")
-    engines = [("engine", engine, f"1 {platform} device")]
+    engines = [("engine", t, f"1 {platform} device, {d}") for d, t in by_driver.items()]
     if split:
         engines.append(("engine split", engine_split, f"{len(devices)} {platform} devices"))
     for label, seconds, where in engines:
