@@ -1,10 +1,13 @@
-"""Leapfrog steps computed per step needed when NUTS lanes are vmapped in groups.
+"""Leapfrog steps computed per step needed, interleaved and in lockstep.
 
-A vmapped NUTS transition runs until the longest trajectory of its group ends, so a group of
-``g`` lanes computes ``g * max(steps)`` lane-steps where the lanes needed ``sum(steps)``. This fits
-one model's SBC lanes with the engine (groups never regrouped) and prints that ratio over every
-post-warmup iteration for groups of 2 (the chains of one replication: the kernel loop) and of
-:data:`regmaster.engine.LANES_PER_STEP` (the engine on a CPU). Usage:
+The interleaved driver counts what its slots computed (slots x ticks, idle slots included) and
+what the lanes needed (every trajectory, warmup included). A vmapped lockstep transition runs
+until the longest trajectory of its group ends, so a group of ``g`` lanes computes
+``g * max(steps)`` lane-steps where the lanes needed ``sum(steps)``. This fits one model's SBC
+lanes with the interleaved driver at the default layout and prints its count, and the lockstep
+ratio over the same lanes' post-warmup trajectories for groups of 2 (the chains of one
+replication: the kernel loop) and of :data:`regmaster.engine.LANES_PER_STEP` (lockstep on a
+CPU). Usage:
     python benchmarks/lane_waste.py [--model NAME] [--replications N]
 """
 
@@ -47,17 +50,17 @@ def main() -> None:
         spec.model, jr.PRNGKey(0), x, args.replications, observed=settings.observed, **kwargs
     )
     fit = spec.nuts().fit(
-        spec.model, jr.PRNGKey(1), x, y, settings.lengths, Execution(regroup=False), kwargs
+        spec.model, jr.PRNGKey(1), x, y, settings.lengths, Execution(driver="interleaved"), kwargs
     )
+    computed, needed = fit.leapfrog_steps
     chains = settings.lengths.num_chains
     steps = np.asarray(fit.num_steps).reshape(args.replications * chains, -1)
     print(
         f"{spec.name}: {steps.shape[0]} lanes x {steps.shape[1]} post-warmup iterations; "
         f"leapfrog steps mean {steps.mean():.1f}, median {np.median(steps):.0f}, max "
-        f"{steps.max()}; computed per needed: groups of {chains} (kernel loop) "
-        f"{computed_per_needed(steps, chains):.2f}, groups of "
-        f"{engine.LANES_PER_STEP} (engine) "
-        f"{computed_per_needed(steps, engine.LANES_PER_STEP):.2f}"
+        f"{steps.max()}; computed per needed: interleaved {computed / needed:.2f}; lockstep in "
+        f"groups of {chains} (kernel loop) {computed_per_needed(steps, chains):.2f}, of "
+        f"{engine.LANES_PER_STEP} {computed_per_needed(steps, engine.LANES_PER_STEP):.2f}"
     )
 
 
