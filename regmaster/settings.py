@@ -69,7 +69,8 @@ class Execution:
         Iterations per segment: progress, Ctrl-C and checkpoints between segments (default: the
         run in about 40 segments).
     regroup : bool
-        Move lanes of similar trajectory length into the same vmapped step between segments.
+        Lockstep: move lanes of similar trajectory length into the same vmapped step between
+        segments (interleaved slots wait for nobody: nothing to regroup).
     checkpoint : path, optional
         A directory that keeps every finished segment; a run with the same arguments resumes there.
     on_progress : callable, optional

@@ -1,14 +1,19 @@
 """Batched NUTS: every (replication, chain) lane of a calibration run in one compiled program.
 
-NumPyro's functional NUTS kernel (``numpyro.infer.hmc.hmc``) runs warmup and sampling of one chain
-in one ``lax.scan``; that chain is ``vmap``-ed over lanes, a few dozen at a time under one
-``lax.map`` on a CPU and all at once on an accelerator, and optionally split over several devices
-with ``shard_map``. Every lane has its own initial point, key and warmup adaptation.
+Two drivers run NumPyro's NUTS (``numpyro.infer.hmc.hmc``) on the lanes. Interleaved (the
+default): a fixed number of slots per device, each running one lane at a time from a queue, all
+advanced by one leapfrog step per tick of one compiled loop, so no lane waits for another's
+trajectory. Lockstep: one chain's warmup and sampling in one ``lax.scan``, ``vmap``-ed over lanes a
+few dozen at a time under one ``lax.map``, each transition waiting for its group's longest
+trajectory (kept for HMC's fixed-length trajectories and by request). Either splits the lanes
+over several devices with ``shard_map``. Every lane has its own initial point, key and warmup
+adaptation.
 
 Modules, bottom up: ``_kernel`` (NumPyro's NUTS kernel as one chain's pure functions, initial
-points), ``_lanes`` (lane layout: lanes per step, padding, regrouping), ``_placement`` (lanes over
-the devices of several processes), ``_checkpoint`` (saved segments), ``_driver``
-(:func:`fit_batched`).
+points), ``_walk`` (NumPyro's NUTS transition as a per-lane state machine), ``_interleaved`` (slots,
+queue and ticks), ``_lanes`` (lockstep layout: lanes per step, padding, regrouping),
+``_placement`` (lanes over the devices of several processes), ``_checkpoint`` (saved segments),
+``_driver`` (:func:`fit_batched`).
 """
 
 from __future__ import annotations

@@ -111,9 +111,10 @@ def start(runner: ChainRunner, walker: NutsWalker, jobs: _Jobs, slots: int) -> _
 
 
 def finishing_batch(slots: int) -> int:
-    """Slots whose transitions end that one pass finishes together (more take more passes):
-    an eighth of the slots, at least 4. Ending a transition costs about as much as a few leapfrog
-    steps, and most ticks end few (benchmarks/README.md#interleaved-nuts)."""
+    """Slots whose transitions end that one tick finishes together (the others wait a tick): an
+    eighth of the slots, at least 4. Ending and beginning a transition costs two to three leapfrog
+    steps of the slots it is computed for, and most ticks end few transitions
+    (benchmarks/README.md#interleaved-nuts)."""
     return min(slots, max(4, slots // 8))
 
 
