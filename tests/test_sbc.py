@@ -52,6 +52,18 @@ def test_a_split_batch_is_independent_runs_in_order():
         whole.split(3)
 
 
+def test_a_run_records_the_leapfrog_steps_its_slots_computed_and_its_lanes_needed():
+    result = sbc.run_sbc(_spec(warmup=50, samples=50, num_draws=49), seed=2, replications=20)
+    figures = result.figures()
+    computed, needed = figures["leapfrog_steps_computed"], figures["leapfrog_steps_needed"]
+    # 40 lanes in 40 slots: every slot waits only for the longest lane, at the end.
+    assert needed > 0 and computed >= needed
+    assert figures["leapfrog_steps_computed_per_needed"] == computed / needed
+    assert (
+        "leapfrog_steps_computed" not in result.split(2)[0].figures()
+    )  # the batch's, not a group's
+
+
 def test_nuts_engine_catches_a_mismatched_inference_model():
     # Data from mu ~ N(0, 1); inference with the prior N(0, 0.3^2): the posterior is too narrow
     # and shrunk towards 0, so mu's ranks pile up at both ends. Fixed key; the power of this
