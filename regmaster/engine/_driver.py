@@ -269,22 +269,24 @@ def fit_batched(
     initial_z, keys = _initial_points_and_keys(
         key, runner.template, sizes.batch, nuts.init_radius, nuts.init_fn
     )
-    lanes = _laid_out(initial_z, y_batch, keys, sizes, run.devices)
+    devices = list(run.devices) if run.devices is not None else []
+    if nuts.name == "NUTS" and driver(run, _current_platform(devices)) == "interleaved":
+        walker = nuts_walker(
+            model, x, runner, nuts.target_accept_prob, nuts.max_tree_depth, model_kwargs or {}
+        )
+        transitions, earlier, leapfrog = _run_interleaved(
+            runner, walker, (initial_z, y_batch, keys), sizes, run, devices
+        )
+        return _assembled(
+            runner, [transitions], initial_z, sizes, nuts.max_tree_depth, earlier, leapfrog
+        )
+    # Lockstep: lanes padded to whole steps, the checkpoint named by that layout.
+    lanes = _laid_out(initial_z, y_batch, keys, sizes, devices)
     saved = _Checkpoint(
         run.checkpoint,
         (lanes.z0, lanes.y_rows, lanes.keys),
         (sizes.total, sizes.segment_steps, lanes.per_step),
     )
-    if nuts.name == "NUTS" and driver(run, _current_platform(lanes.devices)) == "interleaved":
-        walker = nuts_walker(
-            model, x, runner, nuts.target_accept_prob, nuts.max_tree_depth, model_kwargs or {}
-        )
-        transitions, earlier, leapfrog = _run_interleaved(
-            runner, walker, (initial_z, y_batch, keys), sizes, run, lanes.devices
-        )
-        return _assembled(
-            runner, [transitions], initial_z, sizes, nuts.max_tree_depth, earlier, leapfrog
-        )
     kept, earlier = _run_segments(
         runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
     )

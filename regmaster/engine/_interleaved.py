@@ -26,6 +26,7 @@ from numpyro.infer.util import potential_energy
 
 from ..calling import conditioned
 from ._kernel import ChainRunner, Transitions
+from ._lanes import over_devices
 from ._walk import NutsWalker, Walk, where
 
 _INT = jnp.int32
@@ -246,15 +247,6 @@ def segment(
     return jax.lax.while_loop(going, tick, (run, records))
 
 
-def _over_devices(fn, devices: list):
-    """``fn`` on each device's share of every argument's leading axis (``shard_map``)."""
-    if len(devices) <= 1:
-        return fn
-    mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
-    spec = jax.sharding.PartitionSpec("lanes")
-    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
-
-
 class Interleaved(NamedTuple):
     """A run's queue laid out over devices: per device ``slots`` slots and ``per_device`` jobs
     (lanes, padded with index -1), ``quota`` transitions per segment, ``capacity`` records per
@@ -288,12 +280,12 @@ def laid_out(z0, y_rows, keys, batch: int, slots: int, segment_steps: int, num_d
 
 def programs(runner: ChainRunner, walker: NutsWalker, layout: Interleaved, devices: list):
     """The two compiled programs: every device's slots started, and a segment."""
-    init = jax.jit(_over_devices(lambda jobs: start(runner, walker, jobs, layout.slots), devices))
+    init = jax.jit(over_devices(lambda jobs: start(runner, walker, jobs, layout.slots), devices))
 
     def one_segment(jobs, run):
         return segment(runner, walker, jobs, run, layout.quota, layout.capacity)
 
-    return init, jax.jit(_over_devices(one_segment, devices))
+    return init, jax.jit(over_devices(one_segment, devices))
 
 
 def compact(records: _Records):

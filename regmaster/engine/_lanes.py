@@ -45,11 +45,17 @@ def over_lanes(fn, per_step: int, devices: list):
     def run_share(*lanes):
         return jax.lax.map(lambda lane: fn(*lane), lanes, batch_size=per_step)
 
+    return over_devices(run_share, devices)
+
+
+def over_devices(fn, devices: list):
+    """``fn`` on each device's share of every argument's leading axis (``shard_map``); ``fn``
+    itself on one device."""
     if len(devices) <= 1:
-        return run_share
+        return fn
     mesh = jax.sharding.Mesh(np.array(devices), ("lanes",))
     spec = jax.sharding.PartitionSpec("lanes")
-    return jax.shard_map(run_share, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
 def group_by_cost(cost: np.ndarray, num_devices: int = 1) -> np.ndarray:
