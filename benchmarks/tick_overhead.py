@@ -81,7 +81,8 @@ def main() -> None:
     spec = zoo.REGISTRY[args.model]
     for slots in (int(s) for s in args.slots.split(",")):
         jobs, run, ticking, leapfrogs = _programs(spec, slots, args.ticks)
-        _seconds(ticking, jobs, run), _seconds(leapfrogs, run)  # compiled, warm
+        _seconds(leapfrogs, run)  # compiled, warm (ticking: below)
+        ended = jax.block_until_ready(ticking(jobs, run))
         tick, leap = [], []
         for _ in range(2):  # alternated, medians
             tick.append(_seconds(ticking, jobs, run))
@@ -89,7 +90,9 @@ def main() -> None:
         t, lf = np.median(tick) / args.ticks, np.median(leap) / args.ticks
         print(
             f"{spec.name}, {slots} slots: tick {t * 1e6:.0f} us, leapfrog step {lf * 1e6:.0f} us, "
-            f"tick / leapfrog {t / lf:.2f}; per slot: tick {t / slots * 1e6:.2f} us"
+            f"tick / leapfrog {t / lf:.2f}; per slot: tick {t / slots * 1e6:.2f} us; "
+            f"transitions ended per tick {int(ended.finished[0]) / args.ticks:.2f}, leapfrog "
+            f"steps needed per tick {int(ended.needed[0]) / args.ticks:.1f} of {slots}"
         )
 
 
