@@ -34,12 +34,15 @@ from .report import (
     to_markdown,
     verdict_of,
 )
+from .runtime import single_threaded_eigen
 from .seeds import seed_from_name
 from .settings import RunLengths
 
 
 def pytest_configure(config):
-    """Register the family and cost markers (:mod:`regmaster.families`)."""
+    """Register the family and cost markers (:mod:`regmaster.families`); keep XLA's CPU client
+    off the Eigen pool that can wedge (:func:`regmaster.runtime.single_threaded_eigen`)."""
+    single_threaded_eigen()
     for name, text in {**FAMILIES, **COSTS}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
 

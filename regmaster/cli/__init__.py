@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: 0 PASS, 1 FAIL, 2 bad input, 3 (:data:`INTERNAL_ERROR`) an error
         inside regmaster, 130 interrupted.
     """
+    from ..runtime import single_threaded_eigen
+
+    single_threaded_eigen()  # before any JAX computation
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
