@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from lane_waste import computed_per_needed
 
 from regmaster import zoo
 from regmaster.convergence import multi_chain_run
@@ -52,8 +53,8 @@ def main() -> None:
     )  # fmt: skip
     interleaved = time.perf_counter() - start
     computed, needed = fit.leapfrog_steps
-    mcmc_steps = np.asarray(run.num_steps)
-    lockstep = mcmc_steps.max(axis=0).sum() * chains / mcmc_steps.sum()
+    mcmc_steps = np.asarray(run.num_steps)  # (chain, draw): one group of every chain
+    lockstep = computed_per_needed(mcmc_steps, chains)
     print(
         f"{args.model}, {chains} chains, {args.warmup}+{args.samples}: MCMC {mcmc:.1f} s, engine "
         f"(interleaved) {interleaved:.1f} s, MCMC / engine {mcmc / interleaved:.2f}; leapfrog "

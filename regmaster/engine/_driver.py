@@ -17,7 +17,6 @@ from ..checks import check_positive_int
 from ..settings import Execution, RunLengths
 from . import _interleaved
 from ._checkpoint import _Checkpoint
-from ._interleaved import nuts_walker
 from ._kernel import ChainRunner, Draws, Transitions, _uniform_points, chain_runner, host_rng
 from ._lanes import (
     _current_platform,
@@ -271,7 +270,7 @@ def fit_batched(
     )
     devices = list(run.devices) if run.devices is not None else []
     if nuts.name == "NUTS" and driver(run, _current_platform(devices)) == "interleaved":
-        walker = nuts_walker(
+        walker = _interleaved.nuts_walker(
             model, x, runner, nuts.target_accept_prob, nuts.max_tree_depth, model_kwargs or {}
         )
         transitions, earlier, leapfrog = _run_interleaved(

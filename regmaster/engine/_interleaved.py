@@ -154,19 +154,18 @@ def segment(
     def at(rows, tree):
         return jax.tree.map(lambda a: a[rows], tree)
 
-    def put(tree, rows, values):
+    def put(tree, where_from, values):
         # A select over every slot, not a scatter: XLA's CPU scatter copies the whole array.
-        source = jnp.argmax(rows[None, :] == jnp.arange(slots)[:, None], axis=1)
-        hit = jnp.any(rows[None, :] == jnp.arange(slots)[:, None], axis=1)
+        hit, source = where_from
         return _select(hit, at(source, values), tree)
 
-    def put_walk(walk: Walk, rows, new: Walk) -> Walk:
+    def put_walk(walk: Walk, where_from, new: Walk) -> Walk:
         # A begun transition's subtree is empty: its arrays and the checkpoints are not read
         # before they are written (_walk.NutsWalker._double), so only its count is put.
         kept = ("subtree", "r_ckpts", "r_sum_ckpts")
-        fields = {n: put(getattr(walk, n), rows, getattr(new, n))
+        fields = {n: put(getattr(walk, n), where_from, getattr(new, n))
                   for n in Walk._fields if n not in kept}  # fmt: skip
-        count = put(walk.subtree.num_proposals, rows, new.subtree.num_proposals)
+        count = put(walk.subtree.num_proposals, where_from, new.subtree.num_proposals)
         return walk._replace(subtree=walk.subtree._replace(num_proposals=count), **fields)
 
     def finish_some(run: _Run, records: _Records):
@@ -207,9 +206,12 @@ def segment(
         walk, y, job = jax.lax.cond(
             jnp.any(ended), next_jobs, lambda w, y, j, _: (w, y, j), walk, y, job, run.next_job[0]
         )
+        # Per slot: whether one of ``rows`` is it, and which.
+        match = rows[None, :] == jnp.arange(slots)[:, None]
+        where_from = (jnp.any(match, axis=1), jnp.argmax(match, axis=1))
         run = run._replace(
-            walk=put_walk(run.walk, rows, walk),
-            y=put(run.y, rows, y),
+            walk=put_walk(run.walk, where_from, walk),
+            y=put(run.y, where_from, y),
             job=run.job.at[rows].set(job, mode="drop"),
             next_job=run.next_job + jnp.sum(ended, dtype=_INT),
             needed=run.needed + jnp.sum(jnp.where(real, item.num_steps, 0), dtype=_INT),
