@@ -407,6 +407,41 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return adjusted.reshape(p.shape)
 
 
+def rise_pvalue(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """One-sided p-value that a share rose: Fisher's exact test on two counts of events.
+
+    With ``before = (k_a, n_a)`` (k_a of n_a units had the event) and ``after = (k_b, n_b)``, and
+    the same rate in both under the null, k_b given k_a + k_b is hypergeometric: drawing n_b of
+    the n_a + n_b units, k_a + k_b of which are marked. The p-value is
+    P(K >= k_b) for K ~ Hypergeom(n_a + n_b, k_a + k_b, n_b). Conditioning on the total makes
+    the test exact whatever the common rate (size <= alpha; below it where counts are small).
+
+    Parameters
+    ----------
+    before, after : (int, int)
+        (units with the event, units) of the baseline and of the current run.
+
+    Returns
+    -------
+    float
+        The p-value; 1 where ``after`` has no event.
+
+    References
+    ----------
+    Fisher (1935). The logic of inductive inference. Journal of the Royal Statistical Society
+    98(1).
+    """
+    from scipy import stats as sps
+
+    (k_a, n_a), (k_b, n_b) = before, after
+    for name, (k, n) in {"before": before, "after": after}.items():
+        if not (0 <= k <= n and n > 0):
+            raise ValueError(
+                f"{name} must be (events, units) with 0 <= events <= units, got {(k, n)}"
+            )
+    return float(sps.hypergeom.sf(k_b - 1, n_a + n_b, k_a + k_b, n_b))
+
+
 def ecdf_band(replications: int, num_points: int = 100, prob: float = 0.99):
     """Simultaneous ECDF band for U(0, 1) samples (Saeilynoja et al. 2022), through ArviZ.
 

@@ -252,6 +252,17 @@ R2_MARGIN_LOSS = Threshold(
 )
 
 
+DIVERGENCE_RISE = Threshold(
+    0.001,
+    ">",
+    "one-sided Fisher exact p-value that more SBC replications diverge than in the baseline "
+    "(a release comparison)",
+    "<= 0.1% per SBC compared (an exact test); simulated 0-0.094% at 100 and 1,000 replications "
+    "and the release records' rates; 0 of 14 on two release records of correct code",
+    "docs/calibration.md#release-divergences",
+)
+
+
 class Verdict(NamedTuple):
     """A named claim about a run: whether it holds, the figure, its bound and a sentence."""
 
@@ -465,6 +476,38 @@ def r2_gate(notebook, r2: float, what: str = "") -> Verdict:
 def r2_printed(notebook, r2: float, what: str = "") -> Verdict:
     """R² within :data:`R2_PRINTED` of the value the notebook printed."""
     return judge("r2_printed", R2_PRINTED, abs(r2 - notebook.printed_r2), what)
+
+
+def divergence_rise(before: tuple[int, int], after: tuple[int, int], what: str = "") -> Verdict:
+    """More SBC replications diverge than in the baseline, beyond chance (a release comparison).
+
+    A replication diverges when any of its transitions does. Divergences cluster in data sets
+    whose posterior has a region the step size cannot follow, and a rounding change moves a
+    chain into or out of it, so the count of transitions is no measure; the count of
+    replications is. With ``k_a`` of ``n_a`` replications diverging in the baseline and ``k_b`` of
+    ``n_b`` now, :func:`regmaster.stats.rise_pvalue` (Fisher's exact test, one-sided) must exceed
+    :data:`DIVERGENCE_RISE`. Both runs fit the same data sets (the seed is the check's name), which
+    makes the unpaired test conservative.
+
+    Parameters
+    ----------
+    before, after : (int, int)
+        (replications with divergences, replications) of the baseline's and the current run.
+    what : str
+        The run, for the message.
+    """
+    from . import stats
+
+    p = stats.rise_pvalue(before, after)
+    return Verdict(
+        "divergence_rise",
+        DIVERGENCE_RISE.holds(p),
+        p,
+        DIVERGENCE_RISE.value,
+        f"{what + ': ' if what else ''}{after[0]} of {after[1]} replications diverge against "
+        f"{before[0]} of {before[1]} in the baseline: one-sided Fisher p {p:.2g} (it must exceed "
+        f"{DIVERGENCE_RISE.value:g})",
+    )
 
 
 def sbc_calibration(result) -> Verdict:

@@ -50,7 +50,9 @@ def _record() -> dict:
                 "linear",
                 verdicts=[("ranks", True, 0.8, 0.01)],
                 min_holm_pvalue=0.8,
-                divergent_transitions=0,
+                replications=200,
+                replications_with_divergences=1,
+                divergent_transitions=3,
             ),
             result(f"{SBC}[deep_rff-cpu]", "xfailed", "sbc", "deep_rff"),
             result(f"{SBC}[linear-gpu]", "skipped", "sbc", "linear"),
@@ -110,18 +112,38 @@ def test_a_verdict_of_a_baseline_without_verdicts_held_if_its_check_passed():
     assert changes == {(f"{SBC}[linear-cpu]", "verdict"), (f"{SBC}[linear-cpu]", "ranks verdict")}
 
 
-def test_new_divergences_and_missing_checks_are_regressions_a_fixed_failure_is_not():
+def test_more_diverging_replications_beyond_chance_and_missing_checks_are_regressions():
     current = _record()
-    _find(current, f"{SBC}[linear-cpu]")["figures"]["divergent_transitions"] = 3
+    # 1 -> 15 of 200 replications: one-sided Fisher p 0.0002 (12 would be 0.0015: within chance)
+    _find(current, f"{SBC}[linear-cpu]")["figures"]["replications_with_divergences"] = 15
     current["results"].remove(_find(current, f"{R2}[bnn-cpu]"))
     baseline = _record()
     _find(baseline, f"{SBC}[deep_rff-cpu]")["outcome"] = "failed"  # now a finding: better
     changes = {(c.test, c.what): c.regression for c in report.compare(baseline, current)}
     assert changes == {
-        (f"{SBC}[linear-cpu]", "divergent_transitions"): True,
+        (f"{SBC}[linear-cpu]", "replications with divergences"): True,
         (f"{R2}[bnn-cpu]", "missing"): True,
         (f"{SBC}[deep_rff-cpu]", "verdict"): False,
     }
+
+
+def test_a_few_more_diverging_replications_are_within_chance_and_no_change():
+    current = _record()
+    _find(current, f"{SBC}[linear-cpu]")["figures"].update(
+        replications_with_divergences=3, divergent_transitions=40
+    )  # 1 -> 3 of 200: p 0.31
+    assert report.compare(_record(), current) == []
+
+
+def test_the_release_records_show_no_regression_and_no_divergence_rise_either_way():
+    # Correct code both times, fitted by two drivers whose chains part by rounding: the release's
+    # null case (docs/calibration.md#release-divergences).
+    old, new = (
+        report.load(f"releases/{day}-cpu/validation.json") for day in ("2026-11-30", "2026-12-03")
+    )
+    assert [c for c in report.compare(old, new) if c.regression] == []
+    rises = [c for c in report.compare(new, old) if c.what == "replications with divergences"]
+    assert rises == []
 
 
 def test_summary_counts_verdicts_per_model_and_family():
@@ -186,6 +208,15 @@ def test_bad_files_are_one_line_errors_with_exit_2(tmp_path, capsys, content, me
     assert main(["report", "show", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and str(path) in err[0]
+
+
+def test_parts_run_with_different_package_versions_are_refused_naming_the_package(tmp_path, capsys):
+    later = _record()
+    later["environment"] = {"packages": {"jax": "0.10.3"}}
+    paths = [_write(tmp_path, "a.json", _record()), _write(tmp_path, "b.json", later)]
+    assert main(["report", "merge", *paths, "--out", str(tmp_path / "merged.json")]) == 2
+    assert "part 2 ran jax 0.10.3, part 1 jax 0.10.2" in capsys.readouterr().err
+    assert not (tmp_path / "merged.json").exists()
 
 
 def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):

@@ -32,8 +32,9 @@ def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Cha
     or ``finding`` and is now ``fail``; each named verdict (:mod:`regmaster.verdicts`: ``rhat``,
     ``ranks``, ``share_ess_below_num_draws``, ...) that held and no longer does; the
     ``r2_threshold`` verdict's margin shrunk by more than :data:`regmaster.verdicts.R2_MARGIN_LOSS`;
-    divergent SBC transitions where there were none. A baseline written before verdicts were
-    recorded counts every verdict of a passed check as held.
+    more SBC replications with divergences than the baseline's beyond chance
+    (:func:`regmaster.verdicts.divergence_rise`). A baseline written before verdicts were recorded
+    counts every verdict of a passed check as held.
     """
     before, after = results_by_test(baseline), results_by_test(current)
     changes = []
@@ -82,10 +83,22 @@ def _figure_changes(test: str, old_result: Mapping, new_result: Mapping) -> list
         a, b = _number(old.get("margin")), _number(new.get("margin"))
         if a is not None and b is not None and not verdicts.R2_MARGIN_LOSS.holds(a - b):
             changes.append(Change(test, "R^2 margin", round(a, 4), round(b, 4), True))
-    a, b = _number(old.get("divergent_transitions")), _number(new.get("divergent_transitions"))
-    if a == 0 and b is not None and b > 0:
-        changes.append(Change(test, "divergent_transitions", int(a), int(b), True))
+    before, after = _diverging(old), _diverging(new)
+    if before is not None and after is not None:
+        rise = verdicts.divergence_rise(before, after)
+        if not rise.passed:
+            was, now = f"{before[0]}/{before[1]}", f"{after[0]}/{after[1]} (p {rise.value:.2g})"
+            changes.append(Change(test, "replications with divergences", was, now, True))
     return changes
+
+
+def _diverging(figures: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(replications with divergences, replications) of an SBC record; None where not kept."""
+    k, n = (
+        _number(figures.get("replications_with_divergences")),
+        _number(figures.get("replications")),
+    )
+    return None if k is None or not n else (int(k), int(n))
 
 
 TIMING_FIGURES = frozenset({"seconds", "earlier_seconds", "replications_per_second"})

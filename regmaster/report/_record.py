@@ -131,9 +131,11 @@ def merge_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One record of a run made in parts (``pytest -k``/``-m`` selections, one after another):
     every part's checks, a check in a later part replacing the same check of an earlier one
     (skipped checks never replace one that ran); ``seconds`` is the parts' sum, ``parts`` lists
-    each part's command, commit and seconds."""
+    each part's command, commit and seconds. The parts must have run on the same Python and
+    package versions (the record keeps one environment, the first part's)."""
     if not records:
         raise ValueError("merge needs at least one run record")
+    _check_one_environment(records)
     results: dict[str, dict[str, Any]] = {}
     for record in records:
         for result in record["results"]:
@@ -157,6 +159,22 @@ def merge_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "parts": parts,
         "results": sorted(results.values(), key=lambda r: r["test"]),
     }
+
+
+def _check_one_environment(records: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse parts whose Python or package versions differ: their figures are not one run's."""
+    first = records[0].get("environment", {})
+    for number, record in enumerate(records[1:], start=2):
+        env = record.get("environment", {})
+        versions = [("python", first.get("python"), env.get("python"))]
+        packages = first.get("packages", {}), env.get("packages", {})
+        versions += [(name, packages[0].get(name), packages[1].get(name)) for name in packages[0]]
+        for name, was, now in versions:
+            if was is not None and now is not None and was != now:
+                raise ValueError(
+                    f"part {number} ran {name} {now}, part 1 {name} {was}: merge parts of one "
+                    "environment (rerun the part)"
+                )
 
 
 def timing(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
