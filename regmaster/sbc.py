@@ -217,8 +217,13 @@ def check_model_call(model, x, observed, model_kwargs) -> dict:
     try:
         tr = trace(model, x, None, **model_kwargs)
     except Exception as error:  # the model's own error, reported with what it was called on
+        called = (
+            "inputs=None (called with no inputs argument)"
+            if x is None
+            else (f"x of shape {describe(x)}")
+        )
         raise ValueError(
-            f"model {name} fails on x of shape {describe(x)}: {type(error).__name__}: {error}"
+            f"model {name} fails on {called}: {type(error).__name__}: {error}"
         ) from None
     sites = [k for k, site in tr.items() if site["type"] == "sample"]
     for site in observed_sites(observed):

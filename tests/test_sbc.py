@@ -122,6 +122,22 @@ def test_a_model_that_fails_on_its_inputs_is_refused_naming_their_shape():
         sbc.run_sbc(_spec(two_inputs), replications=4)
 
 
+def test_a_model_that_wants_inputs_given_none_is_refused_saying_how_it_was_called():
+    with pytest.raises(
+        ValueError, match=r"fails on inputs=None \(called with no inputs argument\)"
+    ):
+        sbc.run_sbc(_spec(inputs=None), replications=4)
+
+
+def test_a_discrete_latent_site_is_refused_naming_it_before_fitting():
+    def with_a_switch(x, y=None):
+        on = numpyro.sample("on", dist.Bernoulli(0.5))
+        numpyro.sample("obs", dist.Normal(on * x, 1.0), obs=y)
+
+    with pytest.raises(ValueError, match=r"discrete latent site 'on' \(BernoulliProbs\)"):
+        sbc.run_sbc(_spec(with_a_switch), replications=4)
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [

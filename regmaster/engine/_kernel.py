@@ -28,13 +28,17 @@ Draws = dict[str, jax.Array]
 
 def latent_transforms(model, x, y, model_kwargs):
     """Bijections to the support of every latent sample site of ``model`` on inputs ``x`` with
-    data ``y`` observed (:mod:`regmaster.calling`)."""
+    data ``y`` observed (:mod:`regmaster.calling`); a discrete latent site is refused, naming it."""
     trace = calling.trace(model, x, y, **model_kwargs)
-    return {
-        name: biject_to(site["fn"].support)
-        for name, site in trace.items()
-        if site["type"] == "sample" and not site["is_observed"]
-    }
+    latent = {k: s for k, s in trace.items() if s["type"] == "sample" and not s["is_observed"]}
+    for name, site in latent.items():
+        if site["fn"].support.is_discrete:
+            raise ValueError(
+                f"model {getattr(model, '__name__', model)!r} has a discrete latent site {name!r} "
+                f"({type(site['fn']).__name__}): the fits here move in a continuous space; "
+                "marginalise it out (numpyro's enumeration) or observe it"
+            )
+    return {name: biject_to(site["fn"].support) for name, site in latent.items()}
 
 
 class Transitions(NamedTuple):
