@@ -525,6 +525,14 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
             f"inference {getattr(inference, 'name', inference)!r} returned no draws of "
             f"{', '.join(missing)}; the model's latent sites are {', '.join(fitted)}"
         )
+    for k in fitted:  # (replication, chain, draw, *the site's shape)
+        got, site = fit.samples[k].shape, truth_params[k].shape[1:]
+        if len(got) < 3 or tuple(got[3:]) != tuple(site):
+            raise ValueError(
+                f"inference {getattr(inference, 'name', inference)!r} returned draws of {k} "
+                f"shaped {tuple(got[1:])} per replication; the site is shaped {tuple(site)}, so "
+                f"(chain, draw{''.join(f', {d}' for d in site)}) was expected"
+            )
     per_draw = jax.jit(jax.vmap(jax.vmap(problem.quantities, (0, None, 0)), (0, 0, 0)))
     shape = next(iter(fit.samples.values())).shape[:3]  # (N, chains, draws)
     draw_keys = jr.split(key_draws, shape[0] * shape[1] * shape[2])

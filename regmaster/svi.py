@@ -129,6 +129,11 @@ class BatchedSVI:
     name = "SVI"
 
     def __post_init__(self):
+        if not callable(self.guide):
+            raise ValueError(
+                "guide must be a NumPyro autoguide class (e.g. AutoNormal) or a function "
+                f"model -> guide; got {self.guide!r}"
+            )
         check_positive_int("num_steps", self.num_steps)
         check_positive_float("learning_rate", self.learning_rate)
         check_positive_int("num_particles", self.num_particles)

@@ -79,6 +79,11 @@ def test_a_sampler_jax_cannot_trace_runs_in_a_loop_to_the_same_ranks():
         (lambda key, x, y: {"nu": jnp.zeros((2, 100))}, "returned no draws of mu"),
         (lambda key, x, y: {"mu": jnp.zeros(100)}, r"shaped \(chain, draw, ...\)"),
         (lambda key, x, y: {"mu": jnp.full((2, 100), jnp.nan)}, "NaN or inf draws of mu"),
+        (
+            lambda key, x, y: {"mu": jnp.zeros((2, 100, 3))},
+            r"draws of mu shaped \(2, 100, 3\) per replication; the site is shaped \(\), so "
+            r"\(chain, draw\) was expected",
+        ),
     ],
 )
 def test_draws_a_run_cannot_rank_are_refused_naming_the_site(fn, message):

@@ -154,6 +154,13 @@ def test_an_unknown_inference_is_refused_in_one_line_before_any_computing(capsys
     assert "argument --inference: invalid choice: 'advi'" in capsys.readouterr().err
 
 
+def test_a_guide_that_is_no_class_or_function_is_refused_naming_it():
+    with pytest.raises(
+        ValueError, match="guide must be a NumPyro autoguide class .* got 'AutoNormal'"
+    ):
+        BatchedSVI("AutoNormal")
+
+
 def test_cdf_ranks_are_the_truths_place_in_the_guides_own_marginal():
     # Rank by the guide's marginal CDF, through sigma's log transform, against the rank among
     # 20,000 draws of the same guide (same seed, same fit): u and r / L agree to the draws'
