@@ -80,7 +80,12 @@ class OwnSampler:
             draws = jax.jit(jax.vmap(self.fn, (0, None, 0)))(keys, x, y_batch)
         except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
             draws = self._looped(keys, x, y_batch, execution or Execution())
-        draws = {k: np.asarray(v) for k, v in dict(draws).items()}
+        if not isinstance(draws, Mapping):
+            raise ValueError(
+                "the sampler must return {site: draws}, a dict of arrays shaped (chain, draw, "
+                f"...); got {type(draws).__name__} {describe(draws)}"
+            )
+        draws = {k: np.asarray(v) for k, v in draws.items()}
         _check_layout(draws, num_reps)
         return SamplerFit(draws, 0.0, self.independent_draws)
 

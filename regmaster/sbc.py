@@ -321,6 +321,24 @@ def derived_values(quantities, params, x, y) -> jax.Array:
     return jnp.stack([jnp.reshape(fn(params, x, y), ()) for fn in quantities.values()])
 
 
+def _check_finite_quantities(values, names: Sequence[str], what: str) -> None:
+    """Refuse test quantities that are NaN or inf: a rank compares every draw with the truth,
+    and a comparison with NaN is false, so such a rank would be wrong without a sign.
+    ``values`` is (N, ..., Q), the last axis following ``names``; ``what`` names the values."""
+    values = np.asarray(values)
+    bad = ~np.isfinite(values)
+    for q in np.flatnonzero(bad.reshape(-1, values.shape[-1]).any(axis=0)):
+        per_rep = bad[..., q].reshape(values.shape[0], -1)
+        reps = np.flatnonzero(per_rep.any(axis=1))
+        where = f"{reps.size} of {values.shape[0]} {what}"
+        if per_rep.shape[1] > 1:  # draws: several per replication
+            where = f"{int(per_rep.sum())} {what} of {reps.size} of {values.shape[0]} replications"
+        raise ValueError(
+            f"quantity {names[q]!r} is NaN or inf in {where} (the first: replication {reps[0]}): "
+            "a rank needs a finite value for every truth and every draw"
+        )
+
+
 def ranks_of(truth: np.ndarray, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """r = #{draws < truth} + U{0..#{draws == truth}}: ties broken at random.
 
@@ -518,6 +536,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         {k: truth_params[k] for k in fitted}, y, jr.split(key_truth, replications)
     )
     names = _names(truth_params, fitted, s, truth.shape[1])
+    _check_finite_quantities(truth, names, "simulated truths")
     fit = inference.fit(problem.inference_model, key_fit, x, y, s.lengths, execution, kwargs)
     missing = sorted(set(fitted) - set(fit.samples))
     if missing:
@@ -542,6 +561,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
         draw_keys.reshape(shape[0], shape[1] * shape[2], *draw_keys.shape[1:]),
     )
     all_draws = np.asarray(all_draws).reshape(*shape, len(names))
+    _check_finite_quantities(all_draws, names, "posterior draws")
     rng = host_rng(key_rank)
     thinned = thin(all_draws, s.num_draws)
     ranks = ranks_of(np.asarray(truth), thinned, rng)
@@ -619,6 +639,8 @@ def rank_quantities(result: SBCResult, quantities) -> SBCResult:
 
     truth = np.asarray(jax.jit(jax.vmap(values))(kept.truth, kept.data))
     draws = np.asarray(jax.jit(jax.vmap(jax.vmap(values, (0, None))))(kept.draws, kept.data))
+    _check_finite_quantities(truth, list(quantities), "simulated truths")
+    _check_finite_quantities(draws, list(quantities), "posterior draws")
     rng = (
         copy.deepcopy(result.rank_rng) if result.rank_rng is not None else np.random.default_rng(0)
     )

@@ -4,6 +4,8 @@ sampler JAX cannot trace runs in a loop to the same ranks.
 Normal mean: y_i ~ N(mu, 1), i = 1..5, mu ~ N(0, 1); posterior N(sum(y) / 6, 1 / 6).
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,6 +81,7 @@ def test_a_sampler_jax_cannot_trace_runs_in_a_loop_to_the_same_ranks():
         (lambda key, x, y: {"nu": jnp.zeros((2, 100))}, "returned no draws of mu"),
         (lambda key, x, y: {"mu": jnp.zeros(100)}, r"shaped \(chain, draw, ...\)"),
         (lambda key, x, y: {"mu": jnp.full((2, 100), jnp.nan)}, "NaN or inf draws of mu"),
+        (lambda key, x, y: jnp.zeros((2, 100)), r"must return \{site: draws\}.* got ArrayImpl"),
         (
             lambda key, x, y: {"mu": jnp.zeros((2, 100, 3))},
             r"draws of mu shaped \(2, 100, 3\) per replication; the site is shaped \(\), so "
@@ -89,3 +92,16 @@ def test_a_sampler_jax_cannot_trace_runs_in_a_loop_to_the_same_ranks():
 def test_draws_a_run_cannot_rank_are_refused_naming_the_site(fn, message):
     with pytest.raises(ValueError, match=message):
         run_sbc(SPEC, replications=4, inference=OwnSampler(fn))
+
+
+def test_a_quantity_that_is_nan_on_some_draws_is_refused_naming_it():
+    # Finite on every truth (|mu| < 50 under N(0, 1)), NaN on the sampler's draws at 100.
+    far = jnp.full((2, 100), 100.0)
+    spec = dataclasses.replace(
+        SPEC,
+        sbc=dataclasses.replace(
+            SPEC.sbc, quantities={"near": lambda p, x, y: jnp.where(p["mu"] > 50, jnp.nan, p["mu"])}
+        ),
+    )
+    with pytest.raises(ValueError, match=r"'near' is NaN or inf in 800 posterior draws of 4 of 4"):
+        run_sbc(spec, replications=4, inference=OwnSampler(lambda key, x, y: {"mu": far}))

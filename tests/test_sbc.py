@@ -102,6 +102,10 @@ def test_run_sbc_hands_the_tree_depth_to_every_lane():
             {"quantities": {"mu and y": lambda params, x, y: params["mu"] + y}},
             r"quantities\['mu and y'\] must return a scalar, got shape \(3,\)",
         ),
+        (
+            {"quantities": {"log": lambda params, x, y: jnp.log(-jnp.abs(params["mu"]) - 1.0)}},
+            r"quantity 'log' is NaN or inf in 4 of 4 simulated truths \(the first: replication 0\)",
+        ),
     ],
 )
 def test_bad_model_description_is_refused_before_fitting(settings, message):
