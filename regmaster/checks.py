@@ -41,6 +41,17 @@ def check_positive_float(name: str, value) -> float:
     return number
 
 
+def check_probability(name: str, value) -> float:
+    """Return ``value`` as a float in the open interval ``(0, 1)``, or raise naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    if not (0.0 < number < 1.0):
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return number
+
+
 def check_rate(name: str, value) -> float:
     """Return ``value`` as a float in ``[0, 1)``, or raise."""
     try:

@@ -23,7 +23,7 @@ from numpyro.infer.util import compute_log_probs
 from numpyro.optim import Adam, _NumPyroOptim
 
 from .calling import check_data, conditioned
-from .checks import check_inputs, check_positive_int
+from .checks import check_inputs, check_positive_int, check_probability
 
 
 class _CompiledInitNUTS(NUTS):
@@ -383,8 +383,7 @@ def predictive_interval(
     lower, upper : array, shape (n,)
         The bounds at each input.
     """
-    if not (0.0 < level < 1.0):
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_probability("level", level)
     tail = (1.0 - level) / 2.0
     lo, hi = jnp.quantile(draws, jnp.array([tail, 1.0 - tail]), axis=0)
     return lo, hi

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .checks import check_positive_int
+from .checks import check_positive_int, check_probability
 from .verdicts import SBC_ALPHA
 
 __all__ = [
@@ -202,8 +202,7 @@ def plan(
     Plan
         Power by size and the smallest size reaching the target.
     """
-    if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be in (0, 1), got {power!r}")
+    power = check_probability("power", power)
     if scale <= 0.0:
         raise ValueError(f"scale must be > 0, got {scale!r}")
     if scale == 1.0 and shift == 0.0:

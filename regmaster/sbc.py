@@ -26,7 +26,7 @@ from numpyro.infer import Predictive
 
 from . import diagnostics, stats, zoo
 from .calling import check_finite, conditioned, describe, improper_sites, trace
-from .checks import check_positive_int
+from .checks import check_positive_int, check_probability
 from .engine import BatchedNUTS, Draws, host_rng, latent_transforms
 from .settings import Execution
 from .verdicts import RHAT, SBC_ALPHA
@@ -417,7 +417,7 @@ def run_sbc(
         The model and its :class:`~regmaster.SBCSettings` (inputs, observed sites, test
         quantities, run lengths, CI size): a ``ModelSpec``, a registered name, or an import
         path ``module:attr``.
-    seed : int
+    seed : int >= 0
         Simulation, fits and rank tie-breaking all derive from it.
     replications : int, optional
         N, the number of simulated data sets (default: the entry's CI size).
@@ -456,8 +456,8 @@ def run_sbc(
     settings = spec.sbc
     replications = settings.replications_ci if replications is None else replications
     replications = check_positive_int("replications", replications, minimum=2)
-    if not (0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    alpha = check_probability("alpha", alpha)
+    seed = check_positive_int("seed", seed, minimum=0)
     inference = inference or settings.inference or spec.nuts()
     execution = Execution() if execution is None else execution
     inference_model = spec.model if inference_model is None else inference_model

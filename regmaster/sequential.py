@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import check_probability
 from .sbc import SBCResult, fit_summary, result_from_ranks, run_sbc
 from .seeds import seed_from_name
 from .settings import Execution
@@ -107,8 +108,7 @@ def sequential_sbc(
         or any(b <= a for a, b in zip(stages[:-1], stages[1:], strict=True))
     ):
         raise ValueError(f"stages must increase from at least 2, got {list(stages)!r}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    alpha = check_probability("alpha", alpha)
     level = alpha / len(stages)
     parts, looks, done = [], [], 0
     for k, size in enumerate(stages):

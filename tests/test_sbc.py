@@ -113,6 +113,24 @@ def test_bad_model_description_is_refused_before_fitting(settings, message):
         sbc.run_sbc(_spec(**settings), replications=4)
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: sbc.run_sbc(_spec(), seed="a", replications=4),
+            "seed must be an integer >= 0, got 'a'",
+        ),
+        (lambda: sbc.run_sbc(_spec(), alpha="x", replications=4), "alpha must be a number in"),
+        (lambda: BatchedNUTS(1.5), r"target_accept_prob must be in \(0, 1\), got 1.5"),
+        (lambda: BatchedNUTS(0.8, 0), "max_tree_depth must be >= 1, got 0"),
+        (lambda: BatchedHMC(10, 1.0), r"target_accept_prob must be in \(0, 1\), got 1.0"),
+    ],
+)
+def test_bad_run_or_kernel_settings_are_refused_naming_them(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
 def test_settings_without_an_observed_site_are_refused():
     with pytest.raises(ValueError, match="SBCSettings needs observed="):
         SBCSettings(observed=None)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..calling import check_finite, leading_size
-from ..checks import check_positive_int
+from ..checks import check_positive_float, check_positive_int, check_probability
 from ..settings import Execution, RunLengths
 from . import _interleaved
 from ._checkpoint import _Checkpoint
@@ -147,6 +147,11 @@ class BatchedNUTS(_LaneKernel):
             f"max tree depth {self.max_tree_depth})"
         )
 
+    def __post_init__(self):
+        check_probability("target_accept_prob", self.target_accept_prob)
+        check_positive_int("max_tree_depth", self.max_tree_depth)
+        check_positive_float("init_radius", self.init_radius)
+
     def trajectory(self) -> dict[str, int]:
         """NUTS ends a trajectory at a U-turn or at the tree-depth limit."""
         return {"max_tree_depth": self.max_tree_depth}
@@ -185,6 +190,8 @@ class BatchedHMC(_LaneKernel):
 
     def __post_init__(self):
         check_positive_int("num_steps", self.num_steps)
+        check_probability("target_accept_prob", self.target_accept_prob)
+        check_positive_float("init_radius", self.init_radius)
 
     def trajectory(self) -> dict[str, int]:
         """HMC runs a fixed number of leapfrog steps."""

@@ -22,7 +22,7 @@ from typing import Literal
 import jax.numpy as jnp
 import numpy as np
 
-from ..checks import check_positive_float, check_positive_int
+from ..checks import check_positive_int, check_probability
 from ..kernels import _positive
 
 Variant = Literal["cos_phase", "sin_cos"]
@@ -135,9 +135,7 @@ def uniform_error_bound(
     variant = _check_variant(variant)
     n_pairs = check_positive_int("n_pairs", n_pairs)
     n_features = check_positive_int("n_features", n_features)
-    delta = check_positive_float("delta", delta)
-    if delta >= 1.0:
-        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    delta = check_probability("delta", delta)
     return math.sqrt(_HOEFFDING_CONSTANT[variant] * math.log(2.0 * n_pairs / delta) / n_features)
 
 
