@@ -28,6 +28,7 @@ from . import diagnostics, stats, zoo
 from .calling import check_finite, conditioned, describe, improper_sites, trace
 from .checks import check_positive_int, check_probability
 from .engine import BatchedNUTS, Draws, host_rng, latent_transforms
+from .seeds import MAX_SEED
 from .settings import Execution
 from .verdicts import RHAT, SBC_ALPHA
 
@@ -417,7 +418,7 @@ def run_sbc(
         The model and its :class:`~regmaster.SBCSettings` (inputs, observed sites, test
         quantities, run lengths, CI size): a ``ModelSpec``, a registered name, or an import
         path ``module:attr``.
-    seed : int >= 0
+    seed : int in 0..MAX_SEED
         Simulation, fits and rank tie-breaking all derive from it.
     replications : int, optional
         N, the number of simulated data sets (default: the entry's CI size).
@@ -458,6 +459,8 @@ def run_sbc(
     replications = check_positive_int("replications", replications, minimum=2)
     alpha = check_probability("alpha", alpha)
     seed = check_positive_int("seed", seed, minimum=0)
+    if seed > MAX_SEED:
+        raise ValueError(f"seed must be at most {MAX_SEED}, got {seed}")
     inference = inference or settings.inference or spec.nuts()
     execution = Execution() if execution is None else execution
     inference_model = spec.model if inference_model is None else inference_model
@@ -703,8 +706,12 @@ def load_result(path) -> SBCResult:
     and kept draws, ready for :func:`rank_quantities`. Fit health and timing are not kept."""
     import json
 
-    with np.load(path) as stored:
+    loaded = np.load(path)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("an .npy array, not an .npz archive")
+    with loaded as stored:
         stored = dict(stored)
+    _check_stored(stored)
     rng = None
     if "rank_rng" in stored:
         rng = np.random.default_rng()
@@ -728,6 +735,33 @@ def load_result(path) -> SBCResult:
         thinned=stored["thinned_draws"],
         kept=kept,
     )
+
+
+def _check_stored(stored: dict[str, np.ndarray]) -> None:
+    """Refuse a draws file whose arrays disagree: ranks (N, Q) in 0..L, one name per quantity,
+    truths (N, Q), thinned draws (N, L, Q), a level in (0, 1)."""
+    ranks, names = np.asarray(stored["ranks"]), np.asarray(stored["quantities"])
+    num_draws = int(stored["num_draws"])
+    check_probability("alpha", float(stored["alpha"]))
+    if ranks.ndim != 2 or ranks.shape[0] < 2 or names.shape != (ranks.shape[1],):
+        raise ValueError(
+            f"ranks shaped {ranks.shape} for {names.size} quantity names: (N >= 2, Q) expected"
+        )
+    n, q = ranks.shape
+    if num_draws < 1 or ranks.min() < 0 or ranks.max() > num_draws:
+        raise ValueError(f"ranks outside 0..num_draws = {num_draws}")
+    for key, shape in (("truth", (n, q)), ("thinned_draws", (n, num_draws, q))):
+        if np.shape(stored[key]) != shape:
+            raise ValueError(f"{key} shaped {np.shape(stored[key])}, {shape} expected")
+    for key, value in stored.items():  # the kept sites and data: one row per replication
+        site = key.partition("/")[2]
+        expected = {
+            "site_truth": (n,),
+            "data": (n,),
+            "site_draws": (n, num_draws, *np.shape(stored.get(f"site_truth/{site}", ()))[1:]),
+        }.get(key.partition("/")[0])
+        if expected is not None and np.shape(value)[: len(expected)] != expected:
+            raise ValueError(f"{key} shaped {np.shape(value)}, {expected} + ... expected")
 
 
 def result_from_ranks(
@@ -781,10 +815,21 @@ def _check_derived(quantities, params, x, y) -> None:
                 f"quantities[{name!r}] fails on a parameter point (sites "
                 f"{', '.join(sorted(params))}): {type(error).__name__}: {error}"
             ) from None
+        if not isinstance(value, (int, float, np.number, np.ndarray, jax.Array)) or not (
+            np.issubdtype(np.asarray(value).dtype, np.number)
+        ):
+            raise ValueError(f"quantities[{name!r}] must return a number, got {value!r}")
         if jnp.size(value) != 1:
             raise ValueError(
                 f"quantities[{name!r}] must return a scalar, got shape {jnp.shape(value)}"
             )
+        try:  # every quantity runs vmapped and compiled: it must trace
+            jax.eval_shape(lambda p, d, fn=fn: fn(p, x, d), params, y)
+        except Exception as error:  # the user's function may raise anything under tracing
+            raise ValueError(
+                f"quantities[{name!r}] fails under JAX tracing ({type(error).__name__}): write "
+                "it with jax.numpy, without float(), bool() or NumPy on its arguments"
+            ) from None
 
 
 def _check_quantities(

@@ -126,6 +126,43 @@ def test_an_existing_json_path_is_kept_when_checked(tmp_path):
     assert not (tmp_path / "new" / "r.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["fit", "--model", "linear", "--json", "same", "--out", "same"],
+            "--out same is also the path of --json",
+        ),
+        (
+            ["fit", "--model", "linear", "--seed", "4294967296"],
+            "--seed: must be an integer in 0..4294967295",
+        ),
+        (
+            ["reference", "kilpisjarvi", "--json", "/proc/x.json"],
+            "--json /proc/x.json: cannot write there",
+        ),
+        (
+            ["reference", "kilpisjarvi", "--seed", "-1"],
+            "--seed: must be an integer in 0..4294967295",
+        ),
+        (["sbc", "--model", "linear", "--cache-dir", "{file}"], "--cache-dir"),
+    ],
+)
+def test_outputs_and_seeds_that_cannot_work_are_refused_before_any_fitting(
+    tmp_path, monkeypatch, capsys, argv, message
+):
+    # Each would have fitted first and lost the fit, or silently reused another seed's key.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("")
+    argv = [a.replace("{file}", str(tmp_path / "file")) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's own refusals
+        code = stop.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_rank_adds_a_quantity_to_a_finished_run_without_refitting(tmp_path, capsys):
     # A sampler without the posterior's correlation, run with its marginals only; mu[0] - mu[1]
     # ranked afterwards from the kept draws rejects (Holm p 9.6e-18 in a run that had it).
@@ -145,3 +182,5 @@ def test_rank_refuses_a_file_that_is_no_draws_file_in_one_line(tmp_path, capsys)
     quantity = "q=examples.bivariate_normal:mu_difference"
     assert main(["rank", str(bad), "--quantity", quantity]) == 2
     assert "not the draws file of an SBC run" in capsys.readouterr().err
+    assert main(["rank", str(bad), "--quantity", quantity, "--quantity", quantity]) == 2
+    assert "'q' is named twice" in capsys.readouterr().err

@@ -200,11 +200,29 @@ def test_a_run_in_parts_merges_into_one_record_later_parts_replacing_earlier(tmp
         ('{"models": []}', "not a regmaster run record"),
         ('{"schema": "other/9", "results": []}', "schema 'other/9'"),
         ('{"results": [{"test": "x"}]}', "result 0 lacks"),
+        (
+            '{"results": [{"test": "a", "outcome": "passed"}, {"test": "a", "outcome": "failed"}]}',
+            "'test' must be a test id given once, got 'a'",
+        ),
+        ('{"results": [{"test": "a", "outcome": ["passed"]}]}', "outcome ['passed'] is none of"),
+        (
+            '{"results": [{"test": "a", "outcome": "passed", "model": 5}]}',
+            "'model' must be a string",
+        ),
+        ('{"results": [{"test": "a", "outcome": "passed", "figures": "x"}]}', "'figures' must be"),
+        (
+            '{"results": [{"test": "a", "outcome": "passed", "verdicts": [{"name": "rhat"}]}]}',
+            "'verdicts' must be a list of objects with a 'name' and 'passed'",
+        ),
+        ('{"seconds": NaN, "results": []}', "'seconds' must be a finite number, got nan"),
+        ('{"environment": [], "results": []}', "'environment' must be an object"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (b"\xc4\x00\xff", "not a text file"),
     ],
 )
 def test_bad_files_are_one_line_errors_with_exit_2(tmp_path, capsys, content, message):
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     assert main(["report", "show", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and str(path) in err[0]
@@ -217,6 +235,15 @@ def test_parts_run_with_different_package_versions_are_refused_naming_the_packag
     assert main(["report", "merge", *paths, "--out", str(tmp_path / "merged.json")]) == 2
     assert "part 2 ran jax 0.10.3, part 1 jax 0.10.2" in capsys.readouterr().err
     assert not (tmp_path / "merged.json").exists()
+
+
+@pytest.mark.parametrize("action", ["html", "markdown", "merge"])
+def test_an_output_that_is_an_input_record_is_refused_and_the_record_kept(tmp_path, capsys, action):
+    path = _write(tmp_path, "run.json", _record())
+    before = (tmp_path / "run.json").read_text()
+    assert main(["report", action, path, "--out", path]) == 2
+    assert f"--out {path} is also an input file" in capsys.readouterr().err
+    assert (tmp_path / "run.json").read_text() == before
 
 
 def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):

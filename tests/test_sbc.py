@@ -239,6 +239,27 @@ def test_a_saved_run_ranks_a_new_quantity_as_the_run_in_memory_does(tmp_path):
     )
 
 
+def test_a_draws_file_whose_arrays_disagree_or_a_quantity_that_cannot_trace_is_refused(tmp_path):
+    result = sbc.run_sbc(_spec(), seed=5, replications=12)
+    sbc.save_result(result, tmp_path / "run.npz")
+    with np.load(tmp_path / "run.npz") as stored:
+        arrays = dict(stored)
+    damaged = {
+        "quantities": (arrays["quantities"][:1], r"ranks shaped \(12, 2\) for 1 quantity names"),
+        "ranks": (arrays["ranks"] + 1000, "ranks outside 0..num_draws = 99"),
+        "site_draws/mu": (arrays["site_draws/mu"][:5], r"site_draws/mu shaped \(5, 99\)"),
+        "alpha": (np.array(5.0), r"alpha must be in \(0, 1\), got 5.0"),
+    }
+    for key, (value, message) in damaged.items():
+        np.savez(tmp_path / "bad.npz", **{**arrays, key: value})
+        with pytest.raises(ValueError, match=message):
+            sbc.load_result(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="fails under JAX tracing"):
+        sbc.rank_quantities(result, {"q": lambda params, x, y: float(params["mu"])})
+    with pytest.raises(ValueError, match="must return a number, got 'mu'"):
+        sbc.rank_quantities(result, {"q": lambda params, x, y: "mu"})
+
+
 def test_sequential_sbc_stops_at_the_first_look_that_rejects_and_runs_on_otherwise():
     from regmaster.sequential import sequential_sbc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .. import zoo
@@ -45,8 +46,9 @@ def model_names(values: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def non_negative_int(text: str) -> int:
-    """An option's value as an integer >= 0 (an argparse ``type``).
+def seed_value(text: str) -> int:
+    """An option's value as a seed, an integer in 0..:data:`regmaster.seeds.MAX_SEED` (an
+    argparse ``type``).
 
     Parameters
     ----------
@@ -58,12 +60,14 @@ def non_negative_int(text: str) -> int:
     int
         The value; :class:`argparse.ArgumentTypeError` says what is wrong with it.
     """
+    from ..seeds import MAX_SEED
+
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {text!r}")
     return value
 
 
@@ -149,3 +153,32 @@ def check_output(option: str, path: str | None, directory: bool = False) -> None
         raise ValueError(
             f"{option} {path}: cannot write there ({error.strerror or error})"
         ) from None
+
+
+def check_outputs(
+    outputs: Mapping[str, tuple[str | None, bool]], inputs: Sequence[str] = ()
+) -> None:
+    """:func:`check_output` for every output option, then refuse two options naming one path
+    and an output that is one of the ``inputs`` (it would be overwritten), before any computing.
+
+    Parameters
+    ----------
+    outputs : mapping
+        option -> (path or None, whether the path is a directory).
+    inputs : sequence of str
+        The files the command reads.
+
+    Raises
+    ------
+    ValueError
+        In one line naming the option, the path and the clash.
+    """
+    seen: dict[Path, str] = {Path(path).resolve(): "an input file" for path in inputs}
+    for option, (path, directory) in outputs.items():
+        if not path:
+            continue
+        where = Path(path).resolve()
+        if where in seen:
+            raise ValueError(f"{option} {path} is also {seen[where]}: name another path")
+        check_output(option, path, directory)
+        seen[where] = f"the path of {option}"

@@ -8,7 +8,7 @@ import time
 
 from .. import zoo
 from ..data import NOISE_SD
-from ._common import check_output, model_names, non_negative_int, write_json
+from ._common import check_outputs, model_names, seed_value, write_json
 
 
 def add_parser(subparsers) -> None:
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
     )
     fit.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed_value,
         default=666,
         help="data and key seed; 666 is the notebook's (default 666)",
     )
@@ -85,8 +85,13 @@ def run(args) -> int:
 
     names = model_names(args.model)
     data = make_sinc(args.seed, n_train=args.n_train, noise=args.noise)
-    check_output("--json", args.json)
-    check_output("--out", args.out, directory=True)
+    check_outputs(
+        {
+            "--json": (args.json, False),
+            "--out": (args.out, True),
+            "--cache-dir": (args.cache_dir, True),
+        }
+    )
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")

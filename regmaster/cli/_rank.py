@@ -40,6 +40,8 @@ def _quantities(specs: list[str]) -> dict:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"--quantity {spec!r}: must be NAME=MODULE:FN")
+        if name in quantities:
+            raise ValueError(f"--quantity {spec!r}: {name!r} is named twice")
         function = zoo.load_attribute(path, "--quantity")
         if not callable(function):
             raise ValueError(f"--quantity {spec!r}: {path} is not a function")

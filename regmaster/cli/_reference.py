@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from ..posteriordb import KNOWN_BAD, POSTERIORS, get
+from ._common import check_outputs, seed_value, write_json
 
 APPROXIMATIONS = ("nuts", "svi-mean-field", "svi-full-rank", "svi-low-rank", "laplace")
 
@@ -38,7 +37,7 @@ def add_parser(subparsers) -> None:
         default="ci",
         help="ci: 4 x (1000 + 1000) draws; release: 4 x (1000 + 10000)",
     )
-    reference.add_argument("--seed", type=int, default=0, help="fit seed (default 0)")
+    reference.add_argument("--seed", type=seed_value, default=0, help="fit seed (default 0)")
     reference.add_argument(
         "--inference",
         choices=APPROXIMATIONS,
@@ -119,6 +118,7 @@ def run(args) -> int:
         return 0
     names = args.posterior or [n for n in POSTERIORS if n not in KNOWN_BAD]
     posteriors = [get(n) for n in names]  # unknown names refused before any fitting
+    check_outputs({"--json": (args.json, False)})
     jax.config.update("jax_enable_x64", True)
     lengths = {"ci": CI, "release": RELEASE}[args.size]
     passed, out = True, {}
@@ -145,6 +145,7 @@ def run(args) -> int:
         if gaps:
             out[posterior.name]["distances"] = gaps
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(out, handle, indent=1)
+        from ..report import jsonable
+
+        write_json(args.json, jsonable(out))
     return 0 if passed else 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import check_output, write_json, write_text
+from ._common import check_outputs, write_json, write_text
 
 
 def add_parser(subparsers) -> None:
@@ -78,7 +78,7 @@ def run(args) -> int:
     if args.action == "merge":
         if not args.out:
             raise ValueError("report merge needs --out PATH for the merged record")
-        check_output("--out", args.out)
+        check_outputs({"--out": (args.out, False)}, args.files)
         merged = report.merge_records([report.load(path) for path in args.files])
         write_json(args.out, merged)
         print(f"wrote {args.out}: {len(merged['results'])} checks from {len(args.files)} part(s)")
@@ -88,8 +88,8 @@ def run(args) -> int:
         return 0
     if args.action == "compare":
         return _compare(args)
+    check_outputs({"--out": (args.out, False)}, args.files)
     record = report.load(args.files[0])
-    check_output("--out", args.out)
     if args.action == "html":
         text = report.to_html(record, Path(args.files[0]).parent)
     else:

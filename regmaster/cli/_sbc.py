@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import verdicts, zoo
-from ._common import check_output, non_negative_int, say, write_json
+from ._common import check_output, check_outputs, say, seed_value, write_json
 
 
 def add_parser(subparsers) -> None:
@@ -71,7 +71,7 @@ def _add_run_options(sbc) -> None:
         help="replications (default: the model's CI size; 1000 for a release)",
     )
     sbc.add_argument(
-        "--seed", type=non_negative_int, default=0, help="simulation and fit seed (default 0)"
+        "--seed", type=seed_value, default=0, help="simulation and fit seed (default 0)"
     )
     sbc.add_argument(
         "--alpha",
@@ -184,8 +184,13 @@ def run(args) -> int:
     if args.sequential and (args.replications is not None or args.resume):
         given = "--replications" if args.replications is not None else "--resume"
         raise ValueError(f"--sequential sets the replications in stages; drop {given}")
-    check_output("--json", args.json)
-    check_output("--out", args.out, directory=True)
+    check_outputs(
+        {
+            "--json": (args.json, False),
+            "--out": (args.out, True),
+            "--cache-dir": (args.cache_dir, True),
+        }
+    )
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
     reporter = is_reporter()
     args.quiet = args.quiet or not reporter

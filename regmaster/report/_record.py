@@ -67,19 +67,63 @@ def load(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as error:
         raise RecordError(f"{path}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file (a run record is JSON)") from None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
         raise RecordError(f"{path}: not JSON ({error.msg}, line {error.lineno})") from None
+    except RecursionError:
+        raise RecordError(f"{path}: not a run record (JSON nested too deeply)") from None
     if not isinstance(record, dict) or not isinstance(record.get("results"), list):
         raise RecordError(f"{path}: not a regmaster run record (no 'results' list)")
     schema = record.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise RecordError(f"{path}: record schema {schema!r}, this regmaster reads {SCHEMA!r}")
+    problem = _record_problem(record)
+    if problem:
+        raise RecordError(f"{path}: {problem}")
+    return record
+
+
+def _record_problem(record: Mapping[str, Any]) -> str | None:
+    """What makes ``record`` unreadable as a run record, in a few words; None when nothing."""
+    environment = record.get("environment", {})
+    if not isinstance(environment, dict) or not isinstance(environment.get("packages", {}), dict):
+        return "'environment' must be an object, its 'packages' too"
+    if not _seconds_ok(record.get("seconds")):
+        return f"'seconds' must be a finite number, got {record.get('seconds')!r}"
+    seen: set[str] = set()
     for i, result in enumerate(record["results"]):
         if not isinstance(result, dict) or not {"test", "outcome"} <= set(result):
-            raise RecordError(f"{path}: result {i} lacks 'test' or 'outcome'")
-    return record
+            return f"result {i} lacks 'test' or 'outcome'"
+        test = result["test"]
+        if not isinstance(test, str) or test in seen:
+            return f"result {i}: 'test' must be a test id given once, got {test!r}"
+        seen.add(test)
+        if not isinstance(result["outcome"], str) or result["outcome"] not in _VERDICT_OF_OUTCOME:
+            known = ", ".join(_VERDICT_OF_OUTCOME)
+            return f"{test}: outcome {result['outcome']!r} is none of {known}"
+        for key in ("model", "family"):
+            if not isinstance(result.get(key), (str, type(None))):
+                return f"{test}: {key!r} must be a string, got {result[key]!r}"
+        if not _seconds_ok(result.get("seconds")):
+            return f"{test}: 'seconds' must be a finite number, got {result['seconds']!r}"
+        if not isinstance(result.get("figures", {}), dict):
+            return f"{test}: 'figures' must be an object"
+        verdicts = result.get("verdicts", [])
+        if not isinstance(verdicts, list) or not all(
+            isinstance(v, dict)
+            and isinstance(v.get("name"), str)
+            and isinstance(v.get("passed"), bool)
+            for v in verdicts
+        ):
+            return f"{test}: 'verdicts' must be a list of objects with a 'name' and 'passed'"
+    return None
+
+
+def _seconds_ok(value) -> bool:
+    return value is None or _number(value) is not None
 
 
 def results_by_test(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
