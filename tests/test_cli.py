@@ -22,8 +22,8 @@ def test_help_explains_every_fit_option(capsys):
     ("argv", "message"),
     [
         (["fit", "--model", "resnet"], "'resnet'"),
-        (["fit", "--noise", "-1"], "noise"),
-        (["fit", "--n-train", "0"], "n_train"),
+        (["fit", "--noise", "-1"], "--noise"),
+        (["fit", "--n-train", "0"], "--n-train"),
         (["fit", "--jobs", "0"], "--jobs"),
         (["fit", "--seed", "abc"], "--seed"),
         (["frobnicate"], "invalid choice"),

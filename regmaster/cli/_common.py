@@ -71,6 +71,27 @@ def seed_value(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An option's value as an integer >= 1 (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An option's value as a finite number > 0 (an argparse ``type``)."""
+    from ..checks import check_positive_float
+
+    try:
+        return check_positive_float("value", text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}") from None
+
+
 def write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path``, making its directory first.
 

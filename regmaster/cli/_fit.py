@@ -8,7 +8,14 @@ import time
 
 from .. import zoo
 from ..data import NOISE_SD
-from ._common import check_outputs, model_names, seed_value, write_json
+from ._common import (
+    check_outputs,
+    model_names,
+    positive_float,
+    positive_int,
+    seed_value,
+    write_json,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -40,11 +47,15 @@ def add_parser(subparsers) -> None:
         default=666,
         help="data and key seed; 666 is the notebook's (default 666)",
     )
-    fit.add_argument("--n-train", type=int, default=100, help="training points (default 100)")
-    fit.add_argument("--noise", type=float, default=NOISE_SD, help="noise sd (default %(default)s)")
+    fit.add_argument(
+        "--n-train", type=positive_int, default=100, help="training points (default 100)"
+    )
+    fit.add_argument(
+        "--noise", type=positive_float, default=NOISE_SD, help="noise sd (default %(default)s)"
+    )
     fit.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=None,
         help="worker processes (default: one per model up to the CPU count); "
         "results do not depend on it",
@@ -93,8 +104,6 @@ def run(args) -> int:
         }
     )
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
     cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
     done = []
 
