@@ -219,6 +219,8 @@ def convergence_summary(draws: dict[str, np.ndarray]) -> dict[str, float]:
     """
     max_rhat, min_bulk, min_tail = 0.0, np.inf, np.inf
     for values in draws.values():
+        if np.size(values) == 0:  # a site with no elements has nothing to diagnose
+            continue
         max_rhat = max(max_rhat, float(np.max(rhat(values))))
         min_bulk = min(min_bulk, float(np.min(ess_bulk(values))))
         min_tail = min(min_tail, float(np.min(ess_tail(values))))

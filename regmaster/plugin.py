@@ -260,9 +260,15 @@ class Checks:
         """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
         the draws per site shaped (chain, draw, ...), ``names`` computed where the inference
         does not return them, and the inference's own health."""
+        from .engine import BatchedHMC, BatchedNUTS
         from .reference import fit_draws
 
         inference = spec.nuts() if inference is None else inference
+        if isinstance(inference, (BatchedNUTS, BatchedHMC)) and lengths.num_chains < 2:
+            raise ValueError(
+                f"lengths.num_chains must be >= 2: R-hat compares chains; got {lengths.num_chains}"
+            )
+        x, y = _checked_data(spec, x, y)
         self._record(**{INFERENCE: zoo.describe_inference(inference)})
         key = jax.random.PRNGKey(self.seed)
         return fit_draws(spec.model, key, x, y, inference, lengths, names, **spec.fixed_kwargs())
@@ -308,8 +314,10 @@ class Checks:
         recorded. The z-scores are named ``<site>_mean`` and ``<site>_sd``."""
         from . import moments
 
-        for name in exact_mean.keys() | exact_sd.keys():
-            _check_site(spec, x, name)
+        if not exact_mean and not exact_sd:
+            raise ValueError("exact_mean and exact_sd are both empty: name a site's moments")
+        for name, value in [*exact_mean.items(), *exact_sd.items()]:
+            _check_site(spec, x, y, name, value)
         draws, _ = self._fit(spec, x, y, lengths or RunLengths(), inference)
         exact = {f"{k}_mean": v for k, v in exact_mean.items()}
         exact |= {f"{k}_sd": v for k, v in exact_sd.items()}
@@ -347,7 +355,7 @@ class Checks:
 
         reference = reference_draws.read_reference(reference)
         for name in reference:
-            _check_site(spec, x, name)
+            _check_site(spec, x, y, name)
         draws, own = self._fit(spec, x, y, lengths or RunLengths(), inference, list(reference))
         divergences = int(np.sum(own.get("diverging", 0)))
         figures = reference_draws.compare(draws, reference, divergences)
@@ -365,8 +373,11 @@ class Checks:
         constrained space: the largest absolute difference per site; recorded."""
         from .inference import decaying_adam, run_map
 
-        for name in reference:
-            _check_site(spec, x, name)
+        if not reference:
+            raise ValueError("reference is empty: name the MAP value of at least one site")
+        for name, value in reference.items():
+            _check_site(spec, x, y, name, value)
+        x, y = _checked_data(spec, x, y)
         fit = run_map(
             spec.model,
             jax.random.PRNGKey(self.seed),
@@ -389,8 +400,62 @@ class Checks:
         self._check(*verdicts.map_point(theta_gap=max(gaps.values())))
 
 
-def _check_site(spec, x, name: str) -> None:
-    """Refuse a site name the model neither samples nor computes, before any fitting."""
+def _checked_data(spec, x, y):
+    """``(x, y)`` as arrays, after refusing, before any fitting, data the model cannot take as
+    meant: a site name in a dict ``y`` that is no sample site, an observed site of the entry's
+    SBC settings that ``y`` lacks, data shaped unlike the site they observe (a scalar site may
+    be observed on any shape), data that observe nothing."""
+    from .calling import check_data, describe
+    from .calling import trace as trace_of
+
+    if isinstance(y, dict):
+        y = {k: np.asarray(v) for k, v in y.items()}
+    elif y is not None:
+        y = np.asarray(y)
+    x, y = check_data(x, y) if y is not None else (x, None)
+    if y is None:
+        raise ValueError(f"y must hold the data of {spec.name}'s observed site(s), got None")
+    kwargs = spec.fixed_kwargs()
+    prior = {
+        k: v for k, v in trace_of(spec.model, x, None, **kwargs).items() if v["type"] == "sample"
+    }
+    if isinstance(y, dict):
+        unknown = sorted(set(y) - set(prior))
+        if unknown:
+            raise ValueError(
+                f"y names {', '.join(map(repr, unknown))}, no sample site of {spec.name}; its "
+                f"sample sites: {', '.join(prior)}"
+            )
+        observed = spec.sbc.observed if spec.sbc is not None else ()
+        lacking = [
+            n for n in ((observed,) if isinstance(observed, str) else observed) if n not in y
+        ]
+        if lacking:
+            raise ValueError(f"y lacks the observed site(s) {', '.join(map(repr, lacking))}")
+    try:
+        given = trace_of(spec.model, x, y, **kwargs)
+    except Exception as error:  # the model's own error on these data
+        raise ValueError(
+            f"model {spec.name} fails on y {describe(y)}: {type(error).__name__}: {error}"
+        ) from None
+    newly = [k for k, v in given.items() if v.get("is_observed") and k in prior]
+    newly = [k for k in newly if not prior[k]["is_observed"]]
+    if not newly:
+        raise ValueError(f"y {describe(y)} observes no sample site of {spec.name}")
+    for k in newly:
+        want, got = np.shape(prior[k]["value"]), np.shape(given[k]["value"])
+        if want not in ((), got):
+            where = f"y[{k!r}]" if isinstance(y, dict) else "y"
+            raise ValueError(
+                f"{where} is shaped {got}; {spec.name}'s site {k!r} is shaped {want} on these "
+                "inputs"
+            )
+    return x, y
+
+
+def _check_site(spec, x, y, name: str, value=None) -> None:
+    """Refuse, before any fitting, a site name the model neither samples nor computes, a site
+    the data observe, and a reference ``value`` that is not finite or not shaped as the site."""
     from .calling import trace as trace_of
 
     trace = trace_of(spec.model, x, None, **spec.fixed_kwargs())
@@ -400,6 +465,29 @@ def _check_site(spec, x, name: str) -> None:
             f"{name!r} is no sample or deterministic site of {spec.name}; its sites: "
             f"{', '.join(sites)}"
         )
+    if name in y if isinstance(y, dict) else name in _observed_by_array(spec, x, y):
+        raise ValueError(f"{name!r} is observed: a reference names latent or deterministic sites")
+    if value is None:
+        return
+    shape = np.shape(trace[name]["value"])
+    if np.shape(value) != shape or not np.all(np.isfinite(value)):
+        raise ValueError(
+            f"the reference of {name!r} must be finite and shaped {shape} as the site, got "
+            f"{np.asarray(value).tolist() if np.size(value) <= 8 else np.shape(value)}"
+        )
+
+
+def _observed_by_array(spec, x, y) -> list[str]:
+    """The sites that an array ``y`` observes (the model's second argument)."""
+    from .calling import trace as trace_of
+
+    if y is None:
+        return []
+    try:
+        given = trace_of(spec.model, x, np.asarray(y), **spec.fixed_kwargs())
+    except Exception:  # the data check names this error
+        return []
+    return [k for k, v in given.items() if v["type"] == "sample" and v.get("is_observed")]
 
 
 @pytest.fixture

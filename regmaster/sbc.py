@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import numpyro.distributions as dist
 from numpyro import handlers
 from numpyro.infer import Predictive
 
@@ -209,6 +210,36 @@ def simulate(model, key: jax.Array, x, replications: int, *, observed, **model_k
 
 def _model_name(model) -> str:
     return getattr(model, "__name__", repr(model))
+
+
+def _check_simulable(model, x, model_kwargs) -> None:
+    """Refuse, before any fitting, what SBC cannot simulate or rank: a ``numpyro.factor`` term
+    (running the model forward draws the truths, and a factor does not enter a forward draw, so a
+    correct sampler would fail) and a latent site with no elements."""
+    tr = trace(model, x, None, **model_kwargs)
+    name = _model_name(model)
+    factors = [k for k, site in tr.items() if site["type"] == "sample" and _is_factor(site["fn"])]
+    if factors:
+        raise ValueError(
+            f"model {name} has numpyro.factor term(s) {', '.join(map(repr, factors))}: SBC draws "
+            "its truths and data by running the model forward, which a factor does not enter; "
+            "write the term as a distribution"
+        )
+    for k, site in tr.items():
+        if site["type"] == "sample" and not site["is_observed"] and jnp.size(site["value"]) == 0:
+            raise ValueError(
+                f"model {name} has a latent site {k!r} with no elements (shape "
+                f"{jnp.shape(site['value'])}): leave it out of the model"
+            )
+
+
+def _is_factor(fn) -> bool:
+    """Whether a site's distribution is numpyro.factor's ``Unit`` (possibly masked)."""
+    while fn is not None:
+        if isinstance(fn, dist.Unit):
+            return True
+        fn = getattr(fn, "base_dist", None)
+    return False
 
 
 def check_model_call(model, x, observed, model_kwargs) -> dict:
@@ -462,6 +493,11 @@ def run_sbc(
     if seed > MAX_SEED:
         raise ValueError(f"seed must be at most {MAX_SEED}, got {seed}")
     inference = inference or settings.inference or spec.nuts()
+    if not callable(getattr(inference, "fit", None)):
+        raise ValueError(
+            "inference must be BatchedNUTS, BatchedHMC, BatchedSVI, MCDropout or OwnSampler (an "
+            f"object with a fit method), got {inference!r}"
+        )
     execution = Execution() if execution is None else execution
     inference_model = spec.model if inference_model is None else inference_model
     probe_x = None if settings.probe_x is None else jax.tree.map(jnp.asarray, settings.probe_x)
@@ -503,8 +539,9 @@ class _Problem(NamedTuple):
 def _calibrate(problem: _Problem, key, replications, alpha, inference, execution, spec):
     """Simulate, check the quantities on the truths, fit every replication in one batch, rank."""
     s, kwargs, x = problem.settings, problem.model_kwargs, problem.x
-    check_finite("x", x)
+    check_finite("inputs", x)
     check_model_call(problem.model, x, s.observed, kwargs)
+    _check_simulable(problem.model, x, kwargs)
     flat = improper_sites(problem.model, x, None, **kwargs)
     if flat:
         raise ValueError(

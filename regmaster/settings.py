@@ -88,3 +88,9 @@ class Execution:
     def __post_init__(self):
         if self.driver is not None and self.driver not in DRIVERS:
             raise ValueError(f"driver must be one of {DRIVERS} or None, got {self.driver!r}")
+        if self.devices is not None and len(self.devices) == 0:
+            raise ValueError("devices must name at least one device, or be None for the default")
+        if self.on_progress is not None and not callable(self.on_progress):
+            raise ValueError(f"on_progress must be callable, got {self.on_progress!r}")
+        if self.checkpoint is not None and os.path.isfile(self.checkpoint):
+            raise ValueError(f"checkpoint must be a directory, got the file {self.checkpoint!r}")

@@ -108,6 +108,11 @@ class SBCSettings:
             )
         if self.num_points is not None and self.inputs is not None:
             raise ValueError("SBCSettings takes at most one of num_points and inputs")
+        if isinstance(self.parameters, str):
+            raise ValueError(
+                f"parameters must be a sequence of site names, got the string {self.parameters!r} "
+                f"(write ({self.parameters!r},))"
+            )
         draws = self.lengths.num_chains * self.lengths.num_samples
         if not 1 <= self.num_draws <= draws:
             raise ValueError(

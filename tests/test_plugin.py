@@ -9,7 +9,7 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from regmaster import ModelSpec, verdicts
+from regmaster import ModelSpec, RunLengths, SBCSettings, verdicts
 
 X = jnp.zeros(20)
 Y = jnp.asarray(np.random.default_rng(7).normal(1.5, 1.0, 20))
@@ -47,6 +47,54 @@ def test_autodelta_reaches_the_known_map(regmaster):
 def test_a_site_the_model_does_not_sample_is_refused_before_fitting(regmaster):
     with pytest.raises(ValueError, match="'nu' is no sample or deterministic site of normal_mean"):
         regmaster.posterior(SPEC, X, Y, {"nu": 0.0}, {})
+
+
+def _two_sites(x, y=None):  # the data arrive as a site dict
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    numpyro.sample("height", dist.Normal(mu + x, 1.0))
+    numpyro.sample("count", dist.Poisson(jnp.exp(mu) + 0.0 * x))
+
+
+TWO = ModelSpec(
+    name="two_sites",
+    title="two observed sites",
+    model=_two_sites,
+    sbc=SBCSettings(inputs=X, observed=("height", "count")),
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.convergence(TWO, X, {"heigth": Y, "count": Y * 0}), "y names 'heigth'"),
+        (lambda c: c.convergence(TWO, X, {"height": Y}), "y lacks the observed site"),
+        (lambda c: c.convergence(SPEC, X, Y[:, None]), "y must have the shape of x"),
+        (
+            lambda c: c.convergence(TWO, X, {"height": Y[:, None], "count": Y * 0}),
+            r"y\['height'\] is shaped \(20, 1\); two_sites's site 'height' is shaped \(20,\)",
+        ),
+        (lambda c: c.convergence(SPEC, X, None), "y must hold the data"),
+        (
+            lambda c: c.convergence(SPEC, X, Y, lengths=RunLengths(100, 100, 1)),
+            "num_chains must be >= 2",
+        ),
+        (lambda c: c.posterior(SPEC, X, Y, {}, {"obs": 1.0}), "'obs' is observed"),
+        (
+            lambda c: c.posterior(SPEC, X, Y, {"mu": [0.5, -0.5]}, {}),
+            r"reference of 'mu' must be finite and shaped \(\)",
+        ),
+        (lambda c: c.posterior(SPEC, X, Y, {"mu": np.nan}, {}), "must be finite"),
+        (lambda c: c.map(SPEC, X, Y, {"mu": np.zeros((3, 1))}), r"shaped \(\) as the site"),
+        (lambda c: c.map(SPEC, X, Y, {}), "reference is empty"),
+    ],
+)
+def test_data_and_references_that_do_not_fit_the_model_are_refused_before_fitting(
+    regmaster, call, message
+):
+    # Each of these used to fit and then fail deep inside, or answer a different question
+    # (a misspelt site sampled as a latent one; data broadcast to another shape).
+    with pytest.raises(ValueError, match=message):
+        call(regmaster)
 
 
 def test_check_keeps_every_verdict_and_fails_naming_the_one_that_does_not_hold(check, request):

@@ -14,6 +14,7 @@ import pytest
 
 from regmaster import ModelSpec, RunLengths, SBCSettings, sbc, stats
 from regmaster.engine import BatchedHMC, BatchedNUTS
+from regmaster.settings import Execution
 
 
 def _normal_mean(x, y=None, *, prior_scale=1.0):
@@ -127,6 +128,39 @@ def test_bad_model_description_is_refused_before_fitting(settings, message):
     ],
 )
 def test_bad_run_or_kernel_settings_are_refused_naming_them(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def _with_a_factor(x, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    numpyro.factor("shrink", -8.0 * mu**2)
+    numpyro.sample("obs", dist.Normal(mu + x, 1.0), obs=y)
+
+
+def _with_an_empty_site(x, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    numpyro.sample("e", dist.Normal(jnp.zeros(0), 1.0).to_event(1))
+    numpyro.sample("obs", dist.Normal(mu + x, 1.0), obs=y)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        # A forward draw leaves the factor out, so a correct sampler would fail (p 2e-7).
+        (lambda: sbc.run_sbc(_spec(_with_a_factor), replications=4), "numpyro.factor term"),
+        (
+            lambda: sbc.run_sbc(_spec(_with_an_empty_site), replications=4),
+            r"latent site 'e' with no elements \(shape \(0,\)\)",
+        ),
+        (lambda: sbc.run_sbc(_spec(), inference="nuts", replications=4), "inference must be"),
+        (lambda: Execution(devices=[]), "devices must name at least one device"),
+        (lambda: Execution(on_progress=5), "on_progress must be callable, got 5"),
+        (lambda: Execution(checkpoint=__file__), "checkpoint must be a directory"),
+        (lambda: SBCSettings(observed="obs", parameters="mu"), r"write \('mu',\)"),
+    ],
+)
+def test_what_sbc_cannot_simulate_fit_or_rank_is_refused_before_fitting(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
