@@ -117,7 +117,7 @@ CHAIN_CORRELATION = Threshold(
 ESS_REFERENCE = Threshold(
     4 * ESS_PER_CHAIN.value,
     ">=",
-    "bulk and tail ESS of 4 chains before a posterior is compared with a reference",
+    "bulk and tail ESS over all chains before a posterior is compared with a reference",
     "part of the reference gate: 0 of 200 runs of each linear case (with 2000 draws per chain)",
     "docs/calibration.md#exact-posterior",
 )

@@ -577,7 +577,7 @@ def load_attribute(path: str, option: str = "model"):
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # the user's module may raise anything while importing
+    except (Exception, SystemExit) as error:  # the user's module may do anything on import
         raise ValueError(
             f"{option} {path!r}: cannot import {module_name!r} ({type(error).__name__}: "
             f"{error}; modules are looked up from {Path.cwd()} and sys.path)"

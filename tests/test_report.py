@@ -246,6 +246,23 @@ def test_an_output_that_is_an_input_record_is_refused_and_the_record_kept(tmp_pa
     assert (tmp_path / "run.json").read_text() == before
 
 
+def test_show_and_timing_write_to_out_and_options_of_other_actions_are_refused(tmp_path, capsys):
+    path = _write(tmp_path, "run.json", _record())
+    assert main(["report", "show", path, "--out", str(tmp_path / "summary.txt")]) == 0
+    assert "total: 2 pass" in (tmp_path / "summary.txt").read_text()
+    assert main(["report", "show", path, "--exact"]) == 2
+    assert "--exact applies to report compare" in capsys.readouterr().err
+    assert (
+        main(["report", "merge", str(tmp_path / "none.json"), "--out", str(tmp_path / "a/b.json")])
+        == 2
+    )
+    assert not (tmp_path / "a").exists()  # the bad input refused before any folder was made
+    empty = _write(tmp_path, "empty.json", {**_record(), "results": []})
+    capsys.readouterr()
+    assert main(["report", "timing", empty]) == 0
+    assert capsys.readouterr().out.strip() == "no check ran: nothing to time"
+
+
 def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):
     assert main(["report", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
     assert "cannot read" in capsys.readouterr().err

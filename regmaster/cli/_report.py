@@ -30,7 +30,9 @@ def add_parser(subparsers) -> None:
     rep.add_argument("action", choices=("show", "timing", "merge", "compare", "markdown", "html"))
     rep.add_argument("files", nargs="+", metavar="FILE", help="run record(s)")
     rep.add_argument(
-        "--out", metavar="PATH", help="markdown, html: write to PATH, not stdout; merge: the record"
+        "--out",
+        metavar="PATH",
+        help="show, timing, markdown, html: write to PATH, not stdout; merge: the record",
     )
     rep.add_argument(
         "--exact",
@@ -72,25 +74,27 @@ def run(args) -> int:
     """
     from .. import report
 
-    if args.action == "show":
-        print(report.format_summary(report.load(args.files[0])))
-        return 0
+    if args.exact and args.action != "compare":
+        raise ValueError(f"--exact applies to report compare, not report {args.action}")
+    if args.action == "compare":
+        if args.out:
+            raise ValueError("report compare prints its changes; it takes no --out")
+        return _compare(args)
+    records = [report.load(path) for path in args.files]  # a bad file is refused first
+    check_outputs({"--out": (args.out, False)}, args.files)
     if args.action == "merge":
         if not args.out:
             raise ValueError("report merge needs --out PATH for the merged record")
-        check_outputs({"--out": (args.out, False)}, args.files)
-        merged = report.merge_records([report.load(path) for path in args.files])
+        merged = report.merge_records(records)
         write_json(args.out, merged)
         print(f"wrote {args.out}: {len(merged['results'])} checks from {len(args.files)} part(s)")
         return 0
-    if args.action == "timing":
-        print(report.format_timing(report.load(args.files[0])))
-        return 0
-    if args.action == "compare":
-        return _compare(args)
-    check_outputs({"--out": (args.out, False)}, args.files)
-    record = report.load(args.files[0])
-    if args.action == "html":
+    record = records[0]
+    if args.action == "show":
+        text = report.format_summary(record) + "\n"
+    elif args.action == "timing":
+        text = report.format_timing(record) + "\n"
+    elif args.action == "html":
         text = report.to_html(record, Path(args.files[0]).parent)
     else:
         text = report.to_markdown(record)

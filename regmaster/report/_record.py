@@ -240,6 +240,8 @@ def format_timing(record: Mapping[str, Any]) -> str:
     """:func:`timing` as a Markdown table, a total per model and per family, and the run's wall
     time."""
     table = timing(record)
+    if not table:
+        return "no check ran: nothing to time"
     families = sorted({f for row in table.values() for f in row})
     lines = [
         "| model | " + " | ".join(families) + " | total |",
