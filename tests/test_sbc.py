@@ -158,6 +158,7 @@ def _with_an_empty_site(x, y=None):
         (lambda: Execution(on_progress=5), "on_progress must be callable, got 5"),
         (lambda: Execution(checkpoint=__file__), "checkpoint must be a directory"),
         (lambda: SBCSettings(observed="obs", parameters="mu"), r"write \('mu',\)"),
+        (lambda: sbc.run_sbc(_spec(samples=10**12), replications=4), "GiB, this machine has"),
     ],
 )
 def test_what_sbc_cannot_simulate_fit_or_rank_is_refused_before_fitting(make, message):

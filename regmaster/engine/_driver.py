@@ -3,6 +3,7 @@ segment by two compiled programs, with progress, checkpoints and the draws gathe
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -272,6 +273,7 @@ def fit_batched(
         **nuts.trajectory(),
         **dict(model_kwargs or {}),
     )
+    _check_memory(runner.template, sizes)
     initial_z, keys = _initial_points_and_keys(
         key, runner.template, sizes.batch, nuts.init_radius, nuts.init_fn
     )
@@ -297,6 +299,23 @@ def fit_batched(
         runner, lanes, sizes, saved, run.checkpoint, run.regroup, run.on_progress
     )
     return _assembled(runner, kept, initial_z, sizes, nuts.max_tree_depth, earlier)
+
+
+def _check_memory(template, sizes) -> None:
+    """Refuse, before compiling, a run whose kept draws (every lane's positions and four
+    per-transition figures, 8 bytes each) would not fit in half this machine's memory."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: nothing to compare
+        return
+    values = sum(int(np.prod(np.shape(v))) for v in jax.tree.leaves(template)) + 4
+    needed = sizes.batch * sizes.num_samples * values * 8
+    if needed > memory / 2:
+        raise ValueError(
+            f"the draws of {sizes.batch} lanes x num_samples={sizes.num_samples} x {values} "
+            f"values need {needed / 2**30:,.1f} GiB, this machine has {memory / 2**30:,.1f} "
+            "GiB: run fewer num_samples or replications"
+        )
 
 
 class _Sizes(NamedTuple):
