@@ -162,13 +162,17 @@ class Plan(NamedTuple):
     replications: int | None
 
 
+DEFAULT_POWER = 0.8
+"""The power a plan aims at unless told otherwise."""
+
+
 def plan(
     spec,
     *,
     scale: float = 1.0,
     shift: float = 0.0,
     every_quantity: bool = True,
-    power: float = 0.8,
+    power: float = DEFAULT_POWER,
     sizes: Sequence[int] = SIZES,
     runs: int = 200,
     seed: int = 0,

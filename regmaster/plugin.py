@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from . import verdicts, zoo
+from .checks import check_output
 from .families import COSTS, FAMILIES
 from .report import (
     SCHEMA,
@@ -41,10 +42,16 @@ from .settings import RunLengths
 
 def pytest_configure(config):
     """Register the family and cost markers (:mod:`regmaster.families`); keep XLA's CPU client
-    off the Eigen pool that can wedge (:func:`regmaster.runtime.single_threaded_eigen`)."""
+    off the Eigen pool that can wedge (:func:`regmaster.runtime.single_threaded_eigen`); refuse
+    a ``--report-json`` path that cannot be written before any check runs."""
     single_threaded_eigen()
     for name, text in {**FAMILIES, **COSTS}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if not hasattr(config, "workerinput"):  # the controller writes the record: check it first
+        try:
+            check_output("--report-json", config.getoption("--report-json"))
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
 
 
 def pytest_addoption(parser):

@@ -538,8 +538,8 @@ def sbc_health(result) -> list[Verdict]:
                 POINT_DRAWS.value,
                 f"{result.model}: in {points} of {result.replications} replications the draws "
                 "of a ranked quantity have no spread: a point estimate, not a posterior (a "
-                "Laplace approximation draws its mode where the Hessian is not positive "
-                "definite)",
+                "MAP; MC dropout of a model without dropout; a Laplace approximation where the "
+                "Hessian is not positive definite draws its mode)",
             )
         ]
     if "share_ess_below_num_draws" not in result.fit_diagnostics:

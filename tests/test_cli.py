@@ -37,6 +37,14 @@ def test_help_explains_every_fit_option(capsys):
         (["fit", "--model", "linear", "--json", "/proc/r.json"], "--json /proc/r.json"),
         (["sbc", "--model", "linear", "--checkpoint", "/nonexistent/c", "--resume"], "--resume"),
         (["report", "compare", "a.json"], "takes 2 file(s)"),
+        (["sbc", "--model", "linear", "--plan", "shift=inf"], "--plan"),
+        (["sbc", "--model", "linear", "--plan-power", "0.9"], "--plan-power applies with --plan"),
+        (["sbc", "--model", "linear", "--plan", "wide=0.1", "--json", "p.json"], "drop --json"),
+        (
+            ["sbc", "--model", "linear", "--sequential", "10,20", "--checkpoint", "c"],
+            "--sequential",
+        ),
+        (["sbc", "--model", "linear", "--json="], "--json needs a path"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(capsys, argv, message):

@@ -222,3 +222,23 @@ def test_map_and_nuts_take_a_design_matrix():
     assert mcmc.get_samples()["beta"].shape == (10, 3)
     with pytest.raises(ValueError, match=r"x\[0, 1\] must be finite|x must be finite"):
         run_nuts(regression, jr.PRNGKey(0), X.at[0, 1].set(jnp.nan), y, num_warmup=1, num_samples=1)
+
+
+def test_a_named_checkpoint_of_an_unfinished_run_is_kept_unless_resumed(tmp_path, capsys):
+    # Starting afresh used to clear it without a word: another run's finished segments lost.
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "state.pkl").write_bytes(b"an unfinished run's state")
+    argv = [
+        "sbc",
+        "--model",
+        "linear",
+        "--replications",
+        "20",
+        "--checkpoint",
+        str(tmp_path / "ck"),
+    ]
+    assert main(argv) == 2
+    assert (
+        "holds the finished segments of an unfinished run: add --resume" in capsys.readouterr().err
+    )
+    assert (tmp_path / "ck" / "state.pkl").read_bytes() == b"an unfinished run's state"

@@ -160,3 +160,38 @@ def test_reference_draws_of_another_posterior_are_flagged(regmaster):
     figures = regmaster.against_reference(FLAT, X, Y, {"mu": shifted})
     with pytest.raises(AssertionError, match="reference_z"):
         regmaster.assert_matches_reference(figures)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--sbc-replications", "0"], "--sbc-replications must be >= 2, got 0"),
+        (["--report-json", "{file}/r.json"], "--report-json {file}/r.json: cannot write there"),
+        (["--sbc-checkpoints", "{file}"], "--sbc-checkpoints {file}: cannot write there"),
+    ],
+)
+def test_suite_options_that_cannot_work_stop_it_before_any_check_runs(tmp_path, option, message):
+    # A bad --report-json used to be found when the record was written, after the whole run.
+    import subprocess
+    import sys
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    option = [o.replace("{file}", str(afile)) for o in option]
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "validation",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *option,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 4  # pytest's usage error
+    assert message.replace("{file}", str(afile)) in run.stderr

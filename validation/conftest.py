@@ -18,6 +18,7 @@ from pathlib import Path
 import jax
 import pytest
 
+from regmaster.checks import check_output
 from regmaster.runtime import configure, default_cache_dir
 
 # Replications per SBC test for a release; the CI default is each entry's
@@ -63,6 +64,14 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):  # the family markers are registered by regmaster's plugin
+    replications = config.getoption("--sbc-replications")
+    if replications is not None and replications < 2:
+        raise pytest.UsageError(f"--sbc-replications must be >= 2, got {replications}")
+    if not hasattr(config, "workerinput"):  # before any fitting, not when a segment is saved
+        try:
+            check_output("--sbc-checkpoints", config.getoption("--sbc-checkpoints"), directory=True)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
     # Every process (each xdist worker too) reads and writes the compiled programs there; a
     # program compiles to the same executable either way, so the figures do not change.
     where = config.getoption("--xla-cache")

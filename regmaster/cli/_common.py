@@ -9,6 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .. import zoo
+from ..checks import check_output
+
+CACHE_OPTION = "--cache-dir (default $REGMASTER_CACHE_DIR)"
+"""How an unusable compilation-cache directory is named: the option, else the variable."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -133,47 +137,6 @@ def say(message: str, quiet: bool, always: bool = False) -> None:
     """
     if always or not quiet:
         print(message, file=sys.stderr, flush=True)
-
-
-def check_output(option: str, path: str | None, directory: bool = False) -> None:
-    """Refuse an output path that cannot be written, before any computing: the directories are
-    made and a file is opened for appending (and removed again if it did not exist).
-
-    Parameters
-    ----------
-    option : str
-        The option that named the path, for the message.
-    path : str or None
-        The path; nothing is checked when it is empty.
-    directory : bool, optional
-        Whether the path is a directory to write files in.
-
-    Raises
-    ------
-    ValueError
-        The path cannot be written, in one line naming the option and the reason.
-    """
-    if not path:
-        return
-    target = Path(path)
-    try:
-        if directory:
-            target.mkdir(parents=True, exist_ok=True)
-            probe = target / ".regmaster-write-test"
-        else:
-            if target.is_dir():
-                raise IsADirectoryError(21, "is a directory")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            probe = target
-        existed = probe.exists()
-        with open(probe, "a"):
-            pass
-        if not existed:
-            probe.unlink()
-    except OSError as error:
-        raise ValueError(
-            f"{option} {path}: cannot write there ({error.strerror or error})"
-        ) from None
 
 
 def check_outputs(

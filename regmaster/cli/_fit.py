@@ -9,6 +9,7 @@ import time
 from .. import zoo
 from ..data import NOISE_SD
 from ._common import (
+    CACHE_OPTION,
     check_outputs,
     model_names,
     positive_float,
@@ -96,15 +97,11 @@ def run(args) -> int:
 
     names = model_names(args.model)
     data = make_sinc(args.seed, n_train=args.n_train, noise=args.noise)
+    cache = None if args.no_cache else str(args.cache_dir or default_cache_dir())
     check_outputs(
-        {
-            "--json": (args.json, False),
-            "--out": (args.out, True),
-            "--cache-dir": (args.cache_dir, True),
-        }
+        {"--json": (args.json, False), "--out": (args.out, True), CACHE_OPTION: (cache, True)}
     )
     jobs = args.jobs if args.jobs is not None else min(len(names), os.cpu_count() or 1)
-    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
     done = []
 
     def progress(outcome):

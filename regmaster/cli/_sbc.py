@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import verdicts, zoo
-from ._common import check_output, check_outputs, say, seed_value, write_json
+from ._common import CACHE_OPTION, check_output, check_outputs, say, seed_value, write_json
 
 
 def add_parser(subparsers) -> None:
@@ -100,7 +100,7 @@ def _add_output_options(sbc) -> None:
         "#planner)",
     )
     sbc.add_argument(
-        "--plan-power", type=float, default=0.8, metavar="P", help="the target power (0.8)"
+        "--plan-power", type=float, default=None, metavar="P", help="the target power (0.8)"
     )
     sbc.add_argument(
         "--sequential",
@@ -180,21 +180,30 @@ def run(args) -> int:
     if not 0.0 < args.alpha < 1.0:
         raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
     if args.plan is not None:
+        ignored = [o for o, v in (("--json", args.json), ("--out", args.out),
+                                  ("--sequential", args.sequential), ("--resume", args.resume),
+                                  ("--checkpoint", args.checkpoint)) if v]  # fmt: skip
+        if ignored:
+            raise ValueError(f"--plan fits nothing; drop {', '.join(ignored)}")
         return _plan(args)
+    if args.plan_power is not None:
+        raise ValueError("--plan-power applies with --plan only")
+    if args.sequential and args.checkpoint:
+        raise ValueError("--sequential keeps no checkpoint; drop --checkpoint")
+    for option, path in (("--json", args.json), ("--out", args.out)):
+        if path is not None and not path:
+            raise ValueError(f"{option} needs a path, got an empty one")
     if args.sequential and (args.replications is not None or args.resume):
         given = "--replications" if args.replications is not None else "--resume"
         raise ValueError(f"--sequential sets the replications in stages; drop {given}")
+    cache = None if args.no_cache else str(args.cache_dir or default_cache_dir())
     check_outputs(
-        {
-            "--json": (args.json, False),
-            "--out": (args.out, True),
-            "--cache-dir": (args.cache_dir, True),
-        }
+        {"--json": (args.json, False), "--out": (args.out, True), CACHE_OPTION: (cache, True)}
     )
     devices = _sbc_devices(args)  # joins a jax.distributed run before any JAX computation
     reporter = is_reporter()
     args.quiet = args.quiet or not reporter
-    configure(cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
+    configure(cache_dir=cache)
     spec = _with_inference(_sbc_spec(args), args.inference)
     inference_model = _inference_model(args.inference_model)
     if args.sequential:
@@ -233,11 +242,11 @@ def _fault(text: str) -> dict[str, float]:
         amount = float("nan")
     if (
         kind not in ("narrow", "wide", "shift")
-        or not amount > 0
+        or not 0 < amount < float("inf")
         or (kind == "narrow" and amount >= 1)
     ):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use narrow=K (0 < K < 1), wide=K (K > 0) or shift=D (D > 0)"
+            f"{text!r}: use narrow=K (0 < K < 1), wide=K (K > 0) or shift=D (D > 0), finite"
         )
     if kind == "shift":
         return {"shift": amount}
@@ -247,12 +256,13 @@ def _fault(text: str) -> dict[str, float]:
 def _plan(args) -> int:
     """``--plan FAULT``: the smallest replication count that detects the fault at the target
     power, and the power of each count tried (regmaster.planning)."""
-    from ..planning import plan
+    from ..planning import DEFAULT_POWER, plan
 
     spec = _sbc_spec(args)
-    if not 0.0 < args.plan_power < 1.0:
-        raise ValueError(f"--plan-power must be in (0, 1), got {args.plan_power}")
-    result = plan(spec, power=args.plan_power, seed=args.seed, alpha=args.alpha, **args.plan)
+    power = DEFAULT_POWER if args.plan_power is None else args.plan_power
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"--plan-power must be in (0, 1), got {power}")
+    result = plan(spec, power=power, seed=args.seed, alpha=args.alpha, **args.plan)
     fault = args.plan
     described = (
         f"shifted by {fault['shift']:g} posterior sds"
@@ -267,9 +277,9 @@ def _plan(args) -> int:
     for size, power in result.power_by_size.items():
         print(f"{size:<13} {power:.3f}")
     if result.replications is None:
-        print(f"no size up to {max(result.power_by_size)} reaches power {args.plan_power}")
+        print(f"no size up to {max(result.power_by_size)} reaches power {power}")
     else:
-        print(f"{result.replications} replications detect it with probability >= {args.plan_power}")
+        print(f"{result.replications} replications detect it with probability >= {power}")
     return 0
 
 
@@ -437,6 +447,18 @@ def _start(args, spec, replications, devices, checkpoint, across_processes, repo
 
     if args.resume and not has_checkpoint(checkpoint):
         raise ValueError(f"--resume: no checkpoint of this run in {checkpoint}")
+    if not args.resume and has_checkpoint(checkpoint):  # an unfinished run's segments
+        if args.checkpoint:  # a directory the user named may hold another run's
+            raise ValueError(
+                f"--checkpoint {checkpoint} holds the finished segments of an unfinished run: "
+                "add --resume to continue it, or delete the directory, or name another"
+            )
+        say(
+            f"discarding the finished segments of an earlier sitting in {checkpoint} (--resume "
+            "continues them)",
+            args.quiet,
+            always=reporter,
+        )
     if reporter and not args.resume:
         clear_checkpoint(checkpoint)
     if across_processes:  # nobody resumes what process 0 is clearing
