@@ -263,10 +263,11 @@ class Checks:
         the number of draws ranked)."""
         self._check(*verdicts.sbc_verdicts(result))
 
-    def _fit(self, spec, x, y, lengths: RunLengths, inference, names=()):
+    def _fit(self, spec, x, y, lengths: RunLengths, inference, names=(), references=()):
         """One fit of ``spec`` on data ``(x, y)`` by ``inference`` (default: the entry's NUTS):
         the draws per site shaped (chain, draw, ...), ``names`` computed where the inference
-        does not return them, and the inference's own health."""
+        does not return them, and the inference's own health. The data and the ``references``
+        ((site, value) pairs) are checked against the model first (:func:`_checked_data`)."""
         from .engine import BatchedHMC, BatchedNUTS
         from .reference import fit_draws
 
@@ -275,7 +276,7 @@ class Checks:
             raise ValueError(
                 f"lengths.num_chains must be >= 2: R-hat compares chains; got {lengths.num_chains}"
             )
-        x, y = _checked_data(spec, x, y)
+        x, y = _checked_data(spec, x, y, references)
         self._record(**{INFERENCE: zoo.describe_inference(inference)})
         key = jax.random.PRNGKey(self.seed)
         return fit_draws(spec.model, key, x, y, inference, lengths, names, **spec.fixed_kwargs())
@@ -323,9 +324,8 @@ class Checks:
 
         if not exact_mean and not exact_sd:
             raise ValueError("exact_mean and exact_sd are both empty: name a site's moments")
-        for name, value in [*exact_mean.items(), *exact_sd.items()]:
-            _check_site(spec, x, y, name, value)
-        draws, _ = self._fit(spec, x, y, lengths or RunLengths(), inference)
+        given = [*exact_mean.items(), *exact_sd.items()]
+        draws, _ = self._fit(spec, x, y, lengths or RunLengths(), inference, references=given)
         exact = {f"{k}_mean": v for k, v in exact_mean.items()}
         exact |= {f"{k}_sd": v for k, v in exact_sd.items()}
         figures = moments.compare(draws, exact)
@@ -361,9 +361,15 @@ class Checks:
         from . import reference_draws
 
         reference = reference_draws.read_reference(reference)
-        for name in reference:
-            _check_site(spec, x, y, name)
-        draws, own = self._fit(spec, x, y, lengths or RunLengths(), inference, list(reference))
+        draws, own = self._fit(
+            spec,
+            x,
+            y,
+            lengths or RunLengths(),
+            inference,
+            list(reference),
+            [(name, None) for name in reference],
+        )
         divergences = int(np.sum(own.get("diverging", 0)))
         figures = reference_draws.compare(draws, reference, divergences)
         self._record(family="reference", model=spec.name, **figures)
@@ -382,9 +388,7 @@ class Checks:
 
         if not reference:
             raise ValueError("reference is empty: name the MAP value of at least one site")
-        for name, value in reference.items():
-            _check_site(spec, x, y, name, value)
-        x, y = _checked_data(spec, x, y)
+        x, y = _checked_data(spec, x, y, reference.items())
         fit = run_map(
             spec.model,
             jax.random.PRNGKey(self.seed),
@@ -407,11 +411,13 @@ class Checks:
         self._check(*verdicts.map_point(theta_gap=max(gaps.values())))
 
 
-def _checked_data(spec, x, y):
+def _checked_data(spec, x, y, references=()):
     """``(x, y)`` as arrays, after refusing, before any fitting, data the model cannot take as
     meant: a site name in a dict ``y`` that is no sample site, an observed site of the entry's
     SBC settings that ``y`` lacks, data shaped unlike the site they observe (a scalar site may
-    be observed on any shape), data that observe nothing."""
+    be observed on any shape), data that observe nothing; and ``references``, (site, value)
+    pairs, naming no latent or deterministic site, or with a value that is not finite or not
+    shaped as the site (a value of None: the name only)."""
     from .calling import check_data, describe
     from .calling import trace as trace_of
 
@@ -423,9 +429,12 @@ def _checked_data(spec, x, y):
     if y is None:
         raise ValueError(f"y must hold the data of {spec.name}'s observed site(s), got None")
     kwargs = spec.fixed_kwargs()
-    prior = {
-        k: v for k, v in trace_of(spec.model, x, None, **kwargs).items() if v["type"] == "sample"
+    sites = {
+        k: v
+        for k, v in trace_of(spec.model, x, None, **kwargs).items()
+        if v["type"] in ("sample", "deterministic")
     }
+    prior = {k: v for k, v in sites.items() if v["type"] == "sample"}
     if isinstance(y, dict):
         unknown = sorted(set(y) - set(prior))
         if unknown:
@@ -457,44 +466,27 @@ def _checked_data(spec, x, y):
                 f"{where} is shaped {got}; {spec.name}'s site {k!r} is shaped {want} on these "
                 "inputs"
             )
+    for name, value in references:
+        _check_reference(spec.name, sites, newly, name, value)
     return x, y
 
 
-def _check_site(spec, x, y, name: str, value=None) -> None:
-    """Refuse, before any fitting, a site name the model neither samples nor computes, a site
-    the data observe, and a reference ``value`` that is not finite or not shaped as the site."""
-    from .calling import trace as trace_of
-
-    trace = trace_of(spec.model, x, None, **spec.fixed_kwargs())
-    sites = [k for k, site in trace.items() if site["type"] in ("sample", "deterministic")]
+def _check_reference(model: str, sites: dict, observed, name: str, value) -> None:
+    """Refuse a reference to a site the model neither samples nor computes (``sites``: its
+    trace), to an ``observed`` site, or a ``value`` that is not finite or not shaped as the
+    site."""
     if name not in sites:
         raise ValueError(
-            f"{name!r} is no sample or deterministic site of {spec.name}; its sites: "
-            f"{', '.join(sites)}"
+            f"{name!r} is no sample or deterministic site of {model}; its sites: {', '.join(sites)}"
         )
-    if name in y if isinstance(y, dict) else name in _observed_by_array(spec, x, y):
+    if name in observed:
         raise ValueError(f"{name!r} is observed: a reference names latent or deterministic sites")
-    if value is None:
-        return
-    shape = np.shape(trace[name]["value"])
-    if np.shape(value) != shape or not np.all(np.isfinite(value)):
+    shape = np.shape(sites[name]["value"])
+    if value is not None and (np.shape(value) != shape or not np.all(np.isfinite(value))):
         raise ValueError(
             f"the reference of {name!r} must be finite and shaped {shape} as the site, got "
             f"{np.asarray(value).tolist() if np.size(value) <= 8 else np.shape(value)}"
         )
-
-
-def _observed_by_array(spec, x, y) -> list[str]:
-    """The sites that an array ``y`` observes (the model's second argument)."""
-    from .calling import trace as trace_of
-
-    if y is None:
-        return []
-    try:
-        given = trace_of(spec.model, x, np.asarray(y), **spec.fixed_kwargs())
-    except Exception:  # the data check names this error
-        return []
-    return [k for k, v in given.items() if v["type"] == "sample" and v.get("is_observed")]
 
 
 @pytest.fixture

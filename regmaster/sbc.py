@@ -212,11 +212,10 @@ def _model_name(model) -> str:
     return getattr(model, "__name__", repr(model))
 
 
-def _check_simulable(model, x, model_kwargs) -> None:
-    """Refuse, before any fitting, what SBC cannot simulate or rank: a ``numpyro.factor`` term
-    (running the model forward draws the truths, and a factor does not enter a forward draw, so a
-    correct sampler would fail) and a latent site with no elements."""
-    tr = trace(model, x, None, **model_kwargs)
+def _check_simulable(tr, model) -> None:
+    """Refuse, before any fitting, what SBC cannot simulate or rank in ``model``'s trace ``tr``:
+    a ``numpyro.factor`` term (running the model forward draws the truths, and a factor does not
+    enter a forward draw, so a correct sampler would fail) and a latent site with no elements."""
     name = _model_name(model)
     factors = [k for k, site in tr.items() if site["type"] == "sample" and _is_factor(site["fn"])]
     if factors:
@@ -540,8 +539,7 @@ def _calibrate(problem: _Problem, key, replications, alpha, inference, execution
     """Simulate, check the quantities on the truths, fit every replication in one batch, rank."""
     s, kwargs, x = problem.settings, problem.model_kwargs, problem.x
     check_finite("inputs", x)
-    check_model_call(problem.model, x, s.observed, kwargs)
-    _check_simulable(problem.model, x, kwargs)
+    _check_simulable(check_model_call(problem.model, x, s.observed, kwargs), problem.model)
     flat = improper_sites(problem.model, x, None, **kwargs)
     if flat:
         raise ValueError(
